@@ -1,0 +1,105 @@
+"""Command-line arguments of ``pipelines/insights.py``.
+
+Kept free of heavy imports (no dlt, no pyarrow) so ``--help`` and argument errors are instant and
+work without credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+# CLI flag -> source parameter, for every POST /insights body field.
+FILTER_FLAGS: dict[str, str] = {
+    "category": "category name (case-insensitive)",
+    "status": "all | unresolved | resolved | archived",
+    "sentiment": "angry | happy | neutral",
+    "sort_by": "occurrence_count | last_seen_at | first_seen_at | created_at (forces a full scan)",
+    "sort_order": "asc | desc (forces a full scan)",
+    "min_sessions": "minimum occurrence count (integer >= 1)",
+    "search": "text to search in insight content",
+    "team_id": 'team UUID, or "none" for insights without a team',
+    "insight_number": "a single insight number",
+    "session_language": "session language code, e.g. en, de",
+    "ticket_sentiment": "angry | happy | neutral",
+    "channel": "web | email | phone_voice | slack | sms | whatsapp | ... ",
+    "session_from_date": "sessions created from this ISO 8601 date",
+    "session_to_date": "sessions created up to this ISO 8601 date",
+    "session_status": "closed_resolved | closed_unresolved | open",
+    "session_contact_id": "contact UUID",
+    "ticket_custom_data": 'JSON list of objects, e.g. \'[{"plan": "pro"}]\'',
+    "contact_custom_data": 'JSON list of objects, e.g. \'[{"tier": "gold"}]\'',
+    "page": "first page to read (default 1)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; every option maps to a dlt config key so cron jobs can use env vars."""
+    parser = argparse.ArgumentParser(
+        prog="python pipelines/insights.py",
+        description=(
+            "Load OpenCX insights into DuckDB (default) or any dlt destination. Configuration "
+            "comes from config.toml, .dlt/ and SOURCES__OPENCX__* environment variables; "
+            "options given here win."
+        ),
+    )
+    mode = parser.add_argument_group("mode")
+    mode.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the bundled API simulator into a separate demo database",
+    )
+    mode.add_argument(
+        "--full-refresh",
+        "--reconcile",
+        dest="full_refresh",
+        action="store_true",
+        help="read every insight (sorted by creation) and merge; keeps the cursor",
+    )
+    mode.add_argument("--since", help="backfill insights last seen at or after this ISO 8601 time")
+    mode.add_argument("--until", help="backfill insights last seen before this ISO 8601 time")
+    mode.add_argument(
+        "--lookback-hours",
+        type=float,
+        help="re-read this many hours below the stored cursor (default 24)",
+    )
+    target = parser.add_argument_group("destination")
+    target.add_argument("--destination", help="dlt destination name (default duckdb)")
+    target.add_argument("--dataset", help="dataset / schema name (default opencx)")
+    target.add_argument(
+        "--duckdb-path",
+        help="DuckDB file (default data/opencx.duckdb in the "
+        "project; or DESTINATION__DUCKDB__CREDENTIALS)",
+    )
+    api = parser.add_argument_group("API")
+    api.add_argument("--base-url", help="API base URL (default https://api.open.cx)")
+    api.add_argument(
+        "--requests-per-minute",
+        type=float,
+        help="client-side pacing (default 90, the API allows 100)",
+    )
+    demo = parser.add_argument_group("demo")
+    demo.add_argument(
+        "--demo-insights", type=int, default=3000, help="insights the simulator makes"
+    )
+    demo.add_argument("--demo-seed", type=int, default=42, help="seed of the simulator's data")
+    filters = parser.add_argument_group("filters (POST /insights body fields)")
+    for name, help_text in FILTER_FLAGS.items():
+        filters.add_argument("--" + name.replace("_", "-"), dest=name, help=help_text)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log retries and show tracebacks of unexpected errors",
+    )
+    return parser
+
+
+def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the options the user gave, so config files and env vars fill in the rest."""
+    names = [*FILTER_FLAGS, "since", "until", "lookback_hours", "base_url",
+             "requests_per_minute"]  # fmt: skip
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.full_refresh:
+        overrides["full_refresh"] = True
+    return overrides

@@ -1,0 +1,40 @@
+"""Entry point users schedule: ``python pipelines/insights.py [--demo] [--full-refresh] ...``.
+
+Imports stay light until the arguments are parsed, so ``--help`` is instant and works without
+credentials. Every failure a user can cause ends in one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+# dlt reads `.dlt/` from the project, not from wherever cron happens to start us.
+os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
+
+from pipelines.cli import build_parser  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, and turn any failure into one line and an exit status."""
+    args = build_parser().parse_args(argv)
+    from pipelines.errors import report_failure  # noqa: PLC0415
+
+    try:
+        from pipelines import runner  # noqa: PLC0415
+
+        return runner.run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was committed past the last completed load",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except Exception as exc:
+        return report_failure(exc, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

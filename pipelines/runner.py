@@ -1,0 +1,167 @@
+"""Runs the OpenCX pipeline: config, destination, the optional demo simulator, the summary.
+
+dlt does the loading; this module only decides *where* (a DuckDB path independent of the working
+directory, a fixed pipeline name so ``dlt pipeline opencx_insights info`` works) and reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.configuration.providers.toml import SettingsTomlProvider
+from dlt.common.runtime.collector import LogCollector
+from dlt.pipeline.pipeline import Pipeline
+
+from pipelines.cli import source_overrides
+from sources.opencx import opencx, settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
+DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
+DEMO_API_KEY = "ocx_demo_key"
+ROOT_CONFIG_PROVIDER = "opencx_root_config.toml"
+
+
+@dataclass
+class RunTarget:
+    """Where this run loads and under which pipeline name."""
+
+    pipeline_name: str
+    destination: Any
+    dataset: str
+    description: str
+    source_args: dict[str, Any] = field(default_factory=dict)
+
+
+def register_root_config() -> None:
+    """Read the project's root ``config.toml`` after env vars and ``.dlt/`` (those win)."""
+    providers = dlt.config.config_providers
+    if any(p.name == ROOT_CONFIG_PROVIDER for p in providers):
+        return
+    provider = SettingsTomlProvider(ROOT_CONFIG_PROVIDER, False, "config.toml", [str(PROJECT_ROOT)])
+    dlt.config.register_provider(provider)
+
+
+def duckdb_path(args: argparse.Namespace, demo: bool) -> str:
+    """DuckDB file: flag, then dlt config/env, then a project-relative default."""
+    if args.duckdb_path:
+        return str(Path(args.duckdb_path).expanduser().resolve())
+    if demo:
+        return str(DEMO_DUCKDB)
+    configured: Any = dlt.secrets.get("destination.duckdb.credentials")
+    if isinstance(configured, str) and configured and configured != ":pipeline:":
+        return configured
+    return str(DEFAULT_DUCKDB)
+
+
+def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
+    """Destination, dataset and pipeline name for this run."""
+    name = settings.DEMO_PIPELINE_NAME if demo else settings.PIPELINE_NAME
+    dataset = args.dataset or settings.DATASET_NAME
+    destination_name = args.destination or "duckdb"
+    if destination_name == "duckdb":
+        path = duckdb_path(args, demo)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return RunTarget(name, dlt.destinations.duckdb(credentials=path), dataset,
+                         f"duckdb {path}")  # fmt: skip
+    return RunTarget(name, destination_name, dataset, destination_name)
+
+
+@contextlib.contextmanager
+def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Start the bundled simulator; the demo never talks to api.open.cx."""
+    from sources.opencx_simulator import Simulator, SimulatorConfig  # noqa: PLC0415
+
+    config = SimulatorConfig(
+        seed=args.demo_seed, n_insights=args.demo_insights, api_keys={DEMO_API_KEY: ("*",)}
+    )
+    with Simulator(config) as sim:
+        print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
+        yield {"base_url": sim.base_url, "api_key": DEMO_API_KEY, "requests_per_minute": 0}
+
+
+def make_pipeline(target: RunTarget) -> Pipeline:
+    """The dlt pipeline; progress goes to stderr every 5 s on long loads."""
+    return dlt.pipeline(
+        pipeline_name=target.pipeline_name,
+        destination=target.destination,
+        dataset_name=target.dataset,
+        progress=LogCollector(log_period=5.0, logger=sys.stderr, dump_system_stats=False),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """One load; returns the exit status (errors propagate to the caller's reporter)."""
+    register_root_config()
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        source_args = source_overrides(args)
+        if args.demo:
+            source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
+        target = resolve_target(args, args.demo)
+        pipeline = make_pipeline(target)
+        cursor_before = cursor_value(pipeline)
+        source = opencx(**source_args)
+        pipeline.run(source)
+        print_summary(pipeline, target, cursor_before, time.monotonic() - started)
+    return 0
+
+
+def cursor_value(pipeline: Pipeline) -> Any:
+    """The stored `last_seen_at` cursor, or None before the first load."""
+    try:
+        state = pipeline.state["sources"]["opencx"]["resources"]["insight_pages"]
+        return state["incremental"]["last_seen_at"]["last_value"]
+    except KeyError:
+        return None
+
+
+def extract_metrics(pipeline: Pipeline) -> dict[str, Any]:
+    """Custom metrics the source recorded (requests, retries, strategy)."""
+    trace = pipeline.last_trace
+    info = trace.last_extract_info if trace else None
+    if info is None:
+        return {}
+    for metrics in info.metrics.values():
+        for step in metrics:
+            resource = step.get("resource_metrics", {}).get("insight_pages")
+            if resource is not None:
+                return dict(resource.custom_metrics)
+    return {}
+
+
+def print_summary(
+    pipeline: Pipeline, target: RunTarget, cursor_before: Any, elapsed: float
+) -> None:
+    """What a cron log needs: rows per table, requests, retries, time, cursor movement."""
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    counts = dict(normalize.row_counts) if normalize else {}
+    tables = ("insights", "categories", "teams", "people")
+    rows = ", ".join(f"{t} {counts.get(t, 0)}" for t in tables)
+    metrics = extract_metrics(pipeline)
+    print(f"loaded into {target.description}, dataset {target.dataset} "
+          f"(pipeline {pipeline.pipeline_name})")  # fmt: skip
+    print(f"  strategy: {metrics.get('strategy', 'n/a')}")
+    print(f"  rows: {rows}")
+    print(f"  requests: {metrics.get('requests', 0)} (retries {metrics.get('retries', 0)}), "
+          f"elapsed {elapsed:.1f} s")  # fmt: skip
+    print(f"  cursor last_seen_at: {_fmt(cursor_before)} -> {_fmt(cursor_value(pipeline))}")
+
+
+def _fmt(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def data_dir_hint() -> str:
+    """Where dlt keeps pipeline working state (for the docs and `dlt pipeline` commands)."""
+    return os.environ.get("DLT_DATA_DIR", str(Path.home() / ".dlt"))

@@ -1,0 +1,305 @@
+"""HTTP client for ``POST /insights``: auth, pacing, retries and response checks.
+
+Retries go through tenacity (already a dlt dependency) so backoff, jitter and stop rules are a
+well-tested library's, not a hand-written loop. Pacing is client-side because the API documents
+a limit (100/min) but no rate-limit headers: waiting for 429s would waste a request each time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from sources.opencx import settings
+from sources.opencx.errors import (
+    ApiResponseError,
+    ApiUnreachableError,
+    AuthenticationError,
+    PermissionDeniedError,
+)
+
+logger = logging.getLogger("sources.opencx")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything that shapes how we talk to the API (no filters: those are the body)."""
+
+    api_key: str = field(repr=False)
+    base_url: str = settings.DEFAULT_BASE_URL
+    timeout_seconds: float = settings.DEFAULT_TIMEOUT_SECONDS
+    max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
+    backoff_base_seconds: float = 0.5
+    max_backoff_seconds: float = settings.DEFAULT_MAX_BACKOFF_SECONDS
+    requests_per_minute: float | None = settings.DEFAULT_REQUESTS_PER_MINUTE
+    max_connections: int = 4
+
+
+@dataclass(frozen=True)
+class InsightsPage:
+    """One page as the API returned it; `items` are raw dicts, never validated against enums."""
+
+    items: list[dict[str, Any]]
+    page: int
+    total: int
+    total_pages: int
+
+
+@dataclass
+class RequestStats:
+    """Counts for the run summary and for tests asserting the request budget."""
+
+    requests: int = 0
+    retries: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, status: int) -> None:
+        """Count one HTTP exchange; status 0 stands for a network failure."""
+        with self._lock:
+            self.requests += 1
+            self.statuses[status] += 1
+
+    def record_retry(self) -> None:
+        """Count one retry decision."""
+        with self._lock:
+            self.retries += 1
+
+
+class RequestPacer:
+    """Spaces request starts evenly so a long backfill stays under the rate limit.
+
+    Even spacing (not a burst bucket) is what a sliding-window limiter rewards: any 60 s window
+    then holds at most `requests_per_minute` starts.
+    """
+
+    def __init__(self, requests_per_minute: float | None) -> None:
+        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._next_start = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this caller may start a request."""
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class RetryableResponseError(Exception):
+    """A response worth retrying (429, 5xx, malformed 200); carries the server's wait hint."""
+
+    def __init__(self, description: str, retry_after: float | None = None) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
+class OpenCXClient:
+    """Thread-safe client: one pooled httpx connection set, one pacer, one stats object."""
+
+    def __init__(
+        self, client_settings: ClientSettings, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.settings = client_settings
+        self.stats = RequestStats()
+        self._pacer = RequestPacer(client_settings.requests_per_minute)
+        self._http = httpx.Client(
+            base_url=client_settings.base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {client_settings.api_key}",
+                "Accept": "application/json",
+                "User-Agent": "opencx-insights-dlt/0.1",
+            },
+            timeout=client_settings.timeout_seconds,
+            limits=httpx.Limits(
+                max_connections=client_settings.max_connections,
+                max_keepalive_connections=client_settings.max_connections,
+            ),
+            transport=transport,
+        )
+
+    def __enter__(self) -> OpenCXClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._http.close()
+
+    def fetch_page(self, body: dict[str, Any], page: int) -> InsightsPage:
+        """POST /insights for one page, retrying transient failures."""
+        payload = {**body, "page": page}
+        return self._with_retries(
+            lambda: parse_page(self._send("POST", settings.INSIGHTS_PATH, payload), page)
+        )
+
+    def _with_retries(self, attempt: Callable[[], T]) -> T:
+        retrying = Retrying(
+            retry=retry_if_exception_type((RetryableResponseError, httpx.TransportError)),
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait_seconds,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except httpx.TransportError as exc:
+            raise ApiUnreachableError(
+                f"cannot reach the OpenCX API at {self.settings.base_url}: "
+                f"{type(exc).__name__} after {self.settings.max_attempts} attempts",
+                "base_url",
+            ) from None
+        except RetryableResponseError as exc:
+            raise ApiResponseError(
+                f"the OpenCX API kept failing: {exc} after {self.settings.max_attempts} attempts;"
+                " try again later or lower the request rate",
+                "requests_per_minute",
+            ) from None
+
+    def _send(self, method: str, path: str, payload: dict[str, Any] | None) -> httpx.Response:
+        self._pacer.wait()
+        try:
+            response = self._http.request(method, path, json=payload)
+        except httpx.TransportError:
+            self.stats.record(0)
+            raise
+        self.stats.record(response.status_code)
+        check_status(response)
+        return response
+
+    def _wait_seconds(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableResponseError) and exc.retry_after is not None:
+            return min(exc.retry_after, settings.MAX_RETRY_AFTER_SECONDS)
+        backoff = wait_random_exponential(
+            multiplier=self.settings.backoff_base_seconds, max=self.settings.max_backoff_seconds
+        )
+        return float(backoff(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.record_retry()
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "retrying after %s (attempt %d of %d, waiting %.1f s)",
+            describe(exc),
+            state.attempt_number,
+            self.settings.max_attempts,
+            wait,
+        )
+
+
+def describe(exc: BaseException | None) -> str:
+    """Short, secret-free description of a failure for logs."""
+    if isinstance(exc, RetryableResponseError):
+        return str(exc)
+    return type(exc).__name__ if exc else "unknown error"
+
+
+def check_status(response: httpx.Response) -> None:
+    """Map a status to retry, a user-facing error, or nothing (2xx)."""
+    status = response.status_code
+    if status < 300:
+        return
+    if status in {429, 408} or status >= 500:
+        raise RetryableResponseError(
+            f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After"))
+        )
+    message = server_message(response)
+    if status == 401:
+        raise AuthenticationError(f"the OpenCX API rejected the API key (401 {message})", "api_key")
+    if status == 403:
+        raise PermissionDeniedError(
+            f"the API key may not read insights (403 {message}); use a key with the "
+            "insights:read scope",
+            "api_key",
+        )
+    raise ApiResponseError(f"the OpenCX API refused the request (HTTP {status}: {message})")
+
+
+def server_message(response: httpx.Response) -> str:
+    """The `message` of an error body (a string or a list of strings), else the reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, list):
+        return "; ".join(str(part) for part in message)
+    return str(message) if message else response.reason_phrase
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or HTTP-date); None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return max(0.0, float(value))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+def parse_page(response: httpx.Response, requested_page: int) -> InsightsPage:
+    """Check the envelope; a malformed 200 (proxy page, truncated body) is retried."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryableResponseError("a response that is not valid JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise RetryableResponseError("a response without a `data` list")
+    total = _int_field(body, "total")
+    total_pages = _int_field(body, "totalPages")
+    page = body.get("page")
+    items = body["data"]
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise ApiResponseError(f"the API returned an insight without an id: {item!r:.200}")
+    return InsightsPage(
+        items=items,
+        page=page if isinstance(page, int) else requested_page,
+        total=total,
+        total_pages=total_pages,
+    )
+
+
+def _int_field(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise RetryableResponseError(f"a response without a numeric `{name}`")
+    return int(value)

@@ -1,0 +1,260 @@
+"""Validation of the nineteen ``POST /insights`` body fields, done before the first request.
+
+A bad value must stop the run with one line naming the field and what is allowed, instead of a
+400 from the API halfway through a backfill. Validation also normalises: dates become RFC 3339
+UTC strings, so the body we send is exactly reproducible and testable.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sources.opencx import settings
+from sources.opencx.errors import ConfigValueError
+
+CustomData = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class InsightFilters:
+    """The validated request body fields, named as in ``config.toml`` (snake_case)."""
+
+    category: str | None = None
+    status: str | None = None
+    sentiment: str | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    min_sessions: int | None = None
+    search: str | None = None
+    team_id: str | None = None
+    insight_number: int | None = None
+    session_language: str | None = None
+    ticket_sentiment: str | None = None
+    channel: str | None = None
+    session_from_date: str | None = None
+    session_to_date: str | None = None
+    session_status: str | None = None
+    session_contact_id: str | None = None
+    ticket_custom_data: CustomData | None = None
+    contact_custom_data: CustomData | None = None
+    page: int | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        """The API body: camelCase keys, unset fields omitted (the API treats absent as null)."""
+        return {
+            _API_NAMES[name]: value
+            for name, value in asdict(self).items()
+            if value is not None and name != "page"
+        }
+
+    def without_sort(self) -> dict[str, Any]:
+        """Body without sort fields, for strategies that choose their own order."""
+        body = self.to_body()
+        body.pop("sortBy", None)
+        body.pop("sortOrder", None)
+        return body
+
+
+_API_NAMES = {
+    "category": "category",
+    "status": "status",
+    "sentiment": "sentiment",
+    "sort_by": "sortBy",
+    "sort_order": "sortOrder",
+    "min_sessions": "minSessions",
+    "search": "search",
+    "team_id": "teamId",
+    "insight_number": "insightNumber",
+    "session_language": "sessionLanguage",
+    "ticket_sentiment": "ticketSentiment",
+    "channel": "channel",
+    "session_from_date": "sessionFromDate",
+    "session_to_date": "sessionToDate",
+    "session_status": "sessionStatus",
+    "session_contact_id": "sessionContactId",
+    "ticket_custom_data": "ticketCustomData",
+    "contact_custom_data": "contactCustomData",
+    "page": "page",
+}
+FILTER_FIELDS: tuple[str, ...] = tuple(_API_NAMES)
+
+_ENUMS: dict[str, Sequence[str]] = {
+    "status": settings.STATUSES,
+    "sentiment": settings.SENTIMENTS,
+    "sort_by": settings.SORT_FIELDS,
+    "sort_order": settings.SORT_ORDERS,
+    "session_language": settings.LANGUAGES,
+    "ticket_sentiment": settings.SENTIMENTS,
+    "channel": settings.CHANNELS,
+    "session_status": settings.SESSION_STATUSES,
+}
+_POSITIVE_INTS = ("min_sessions", "insight_number", "page")
+_TEXTS = ("category", "search")
+_DATES = ("session_from_date", "session_to_date")
+_CUSTOM_DATA = ("ticket_custom_data", "contact_custom_data")
+
+
+def build_filters(values: Mapping[str, Any]) -> InsightFilters:
+    """Validate raw values (from config, env or the command line) into `InsightFilters`."""
+    unknown = sorted(set(values) - set(FILTER_FIELDS))
+    if unknown:
+        raise ConfigValueError(f"unknown filter {unknown[0]!r}; known: {', '.join(FILTER_FIELDS)}")
+    clean = {name: validate_field(name, value) for name, value in values.items()}
+    filters = InsightFilters(**clean)
+    _check_date_order(filters)
+    return filters
+
+
+def validate_field(name: str, value: Any) -> Any:
+    """Validate and normalise one field; None always means "not set"."""
+    if value is None:
+        return None
+    if name in _ENUMS:
+        return _enum(name, value, _ENUMS[name])
+    if name in _POSITIVE_INTS:
+        return _positive_int(name, value)
+    if name in _TEXTS:
+        return _text(name, value)
+    if name in _DATES:
+        return normalise_timestamp(name, value)
+    if name in _CUSTOM_DATA:
+        return _custom_data(name, value)
+    if name == "team_id":
+        return _team_id(value)
+    if name == "session_contact_id":
+        return _uuid(name, value)
+    raise ConfigValueError(f"unknown filter {name!r}")
+
+
+def _enum(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigValueError(
+            f"{name}: {value!r} is not allowed; use one of {', '.join(allowed)}", name
+        )
+    return value
+
+
+def _positive_int(name: str, value: Any) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 1 <= number <= settings.MAX_SAFE_INTEGER:
+        raise ConfigValueError(
+            f"{name}: {value!r} is not allowed; use a whole number from 1 to "
+            f"{settings.MAX_SAFE_INTEGER}",
+            name,
+        )
+    return number
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigValueError(f"{name}: {value!r} is not allowed; use a non-empty string", name)
+    return value
+
+
+def _uuid(name: str, value: Any) -> str:
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ConfigValueError(
+            f"{name}: {value!r} is not allowed; use a UUID such as "
+            "3c90c3cc-0d44-4b50-8888-8dd25736052a",
+            name,
+        ) from None
+
+
+def _team_id(value: Any) -> str:
+    if value == settings.TEAM_NONE:
+        return settings.TEAM_NONE
+    try:
+        return _uuid("team_id", value)
+    except ConfigValueError:
+        raise ConfigValueError(
+            f'team_id: {value!r} is not allowed; use a team UUID or "none" for insights '
+            "without a team",
+            "team_id",
+        ) from None
+
+
+def normalise_timestamp(name: str, value: Any) -> str:
+    """ISO 8601 in, RFC 3339 UTC with milliseconds out; a naive value is taken as UTC."""
+    return format_timestamp(parse_timestamp(name, value))
+
+
+def parse_timestamp(name: str, value: Any) -> datetime:
+    """Parse an ISO 8601 date or date-time (str, date or datetime) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigValueError(
+                f"{name}: {value!r} is not an ISO 8601 date; use e.g. 2026-01-31 or "
+                "2026-01-31T08:00:00Z",
+                name,
+            ) from None
+    else:
+        raise ConfigValueError(f"{name}: {value!r} is not an ISO 8601 date", name)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, the format the API itself emits."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _custom_data(name: str, value: Any) -> CustomData:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigValueError(
+                f"{name}: not valid JSON; use a list of objects such as "
+                '[{"plan": "pro", "region": "eu"}]',
+                name,
+            ) from None
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigValueError(f"{name}: use a non-empty list of objects of key/value pairs", name)
+    return [_custom_data_object(name, item) for item in value]
+
+
+def _custom_data_object(name: str, item: Any) -> dict[str, Any]:
+    if not isinstance(item, Mapping) or not item:
+        raise ConfigValueError(
+            f"{name}: every entry must be a non-empty object of key/value pairs, got {item!r}",
+            name,
+        )
+    for key, val in item.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigValueError(f"{name}: keys must be non-empty strings, got {key!r}", name)
+        if not isinstance(val, str | int | float | bool):
+            raise ConfigValueError(
+                f"{name}: value of {key!r} must be a string, number or boolean, got {val!r}", name
+            )
+    return dict(item)
+
+
+def _check_date_order(filters: InsightFilters) -> None:
+    start, end = filters.session_from_date, filters.session_to_date
+    if start and end and parse_timestamp("x", start) > parse_timestamp("x", end):
+        raise ConfigValueError(
+            f"session_from_date {start} is after session_to_date {end}", "session_from_date"
+        )

@@ -1,0 +1,168 @@
+"""Turns API insight objects into Arrow tables for the four public tables.
+
+Arrow tables go through dlt's fast path (no per-row Python normalisation), which is what keeps a
+100k-insight load close to the cost of the HTTP itself. Fields the API adds after this connector
+was written are kept, as text columns named after the field (JSON text for objects and lists),
+so an API change never drops data or breaks a load on a type clash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from sources.opencx import schema
+from sources.opencx.errors import ApiResponseError
+
+TIMESTAMP_FIELDS = (
+    "resolved_at",
+    "archived_at",
+    "deep_research_completed_at",
+    "first_seen_at",
+    "last_seen_at",
+    "created_at",
+    "updated_at",
+)
+NESTED_FIELDS = ("category", "team", "resolved_by", "archived_by")
+_DIRECT_FIELDS = ("id", "insight_number", "content", "sentiment", "occurrence_count",
+                  "deep_research", *TIMESTAMP_FIELDS)  # fmt: skip
+_KNOWN_INSIGHT_FIELDS = frozenset((*_DIRECT_FIELDS, *NESTED_FIELDS))
+_INT_FIELDS = ("insight_number", "occurrence_count")
+
+
+def parse_insight(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of an API item with timestamps parsed, so cursors compare as instants, not text."""
+    record = dict(item)
+    for name in TIMESTAMP_FIELDS:
+        record[name] = parse_api_timestamp(item.get(name), name, item)
+    for name in _INT_FIELDS:
+        record[name] = parse_api_int(item.get(name), name, item)
+    return record
+
+
+def parse_api_timestamp(value: Any, name: str, item: Mapping[str, Any]) -> datetime | None:
+    """Timestamps from the API; an unparseable one stops the load rather than loading null."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ApiResponseError(
+            f"insight {item.get('id')}: {name} {value!r:.60} is not an ISO 8601 timestamp"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ApiResponseError(f"insight {item.get('id')}: {name} {value!r} has no time zone")
+    return parsed
+
+
+def parse_api_int(value: Any, name: str, item: Mapping[str, Any]) -> int | None:
+    """Counts as integers; integral floats are accepted, anything else stops the load."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ApiResponseError(f"insight {item.get('id')}: {name} {value!r:.60} is not an integer")
+
+
+def person_key(person: Mapping[str, Any] | None) -> str | None:
+    """Stable key for a person; the API gives people no id, only a name and an avatar."""
+    if not isinstance(person, Mapping):
+        return None
+    name, avatar = person.get("name"), person.get("avatar_url")
+    if name is None and avatar is None:
+        return None
+    raw = f"{name or ''}\x1f{avatar or ''}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def derive_status(record: Mapping[str, Any]) -> str:
+    """The status filter's meaning, as a column: archived wins over resolved."""
+    if record.get("archived_at") is not None:
+        return "archived"
+    if record.get("resolved_at") is not None:
+        return "resolved"
+    return "unresolved"
+
+
+def insights_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """One row per insight with foreign keys in place of nested objects."""
+    columns: dict[str, list[Any]] = {col.name: [] for col in schema.INSIGHT_COLUMNS}
+    for record in records:
+        for name in _DIRECT_FIELDS:
+            columns[name].append(record.get(name))
+        category, team = _obj(record, "category"), _obj(record, "team")
+        archived_by = _obj(record, "archived_by")
+        columns["status"].append(derive_status(record))
+        columns["category_id"].append(category.get("id"))
+        columns["team_id"].append(team.get("id"))
+        columns["resolved_by_key"].append(person_key(_obj(record, "resolved_by")))
+        columns["archived_by_key"].append(person_key(archived_by))
+        columns["archive_reason"].append(archived_by.get("reason"))
+    table = pa.table(columns, schema=schema.arrow_schema(schema.INSIGHTS))
+    return _with_extras(table, records, _KNOWN_INSIGHT_FIELDS)
+
+
+def categories_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:
+    """Distinct categories referenced by a page (the last occurrence wins)."""
+    return _entity_table(schema.CATEGORIES, (_obj(r, "category") for r in records), "id")
+
+
+def teams_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:
+    """Distinct teams referenced by a page."""
+    return _entity_table(schema.TEAMS, (_obj(r, "team") for r in records), "id")
+
+
+def people_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:
+    """Distinct people who resolved or archived something on a page, keyed by `person_key`."""
+    people: list[dict[str, Any]] = []
+    for record in records:
+        for field in ("resolved_by", "archived_by"):
+            person = _obj(record, field)
+            key = person_key(person)
+            if key is not None:
+                entry = {k: v for k, v in person.items() if k != "reason"}
+                people.append({"person_key": key, **entry})
+    return _entity_table(schema.PEOPLE, people, "person_key")
+
+
+def _entity_table(
+    table_name: str, entities: Iterable[Mapping[str, Any]], key: str
+) -> pa.Table | None:
+    distinct = {e[key]: e for e in entities if isinstance(e.get(key), str)}
+    if not distinct:
+        return None
+    rows = list(distinct.values())
+    cols = schema.TABLE_COLUMNS[table_name]
+    table = pa.table(
+        {col.name: [row.get(col.name) for row in rows] for col in cols},
+        schema=schema.arrow_schema(table_name),
+    )
+    return _with_extras(table, rows, frozenset(col.name for col in cols))
+
+
+def _obj(record: Mapping[str, Any], field: str) -> Mapping[str, Any]:
+    value = record.get(field)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _with_extras(
+    table: pa.Table, rows: Sequence[Mapping[str, Any]], known: frozenset[str]
+) -> pa.Table:
+    """Append undocumented fields as text columns (JSON for non-strings)."""
+    extra_names = sorted({key for row in rows for key in row if key not in known})
+    for name in extra_names:
+        values = [_as_text(row.get(name)) for row in rows]
+        column = f"api_{name}" if name in table.column_names else name
+        table = table.append_column(pa.field(column, pa.string()), pa.array(values, pa.string()))
+    return table
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -1,0 +1,101 @@
+"""How one run pages through ``POST /insights``: the sort, the stop rule, the page budget.
+
+Two strategies, chosen per run:
+- *full scan*, sorted ``created_at asc``: new insights append at the end, so the order is stable
+  while the data changes (the default ``occurrence_count`` sort is not).
+- *recent first*, sorted ``last_seen_at desc``, stopping after the first page that reaches
+  below the cursor (already lag-adjusted by dlt). An insight that gets a new session while we
+  page only moves up, which can repeat a row across pages (merge dedupes) but never skips one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sources.opencx.client import InsightsPage, OpenCXClient
+from sources.opencx.errors import ApiResponseError
+from sources.opencx.rows import parse_insight
+
+FULL_SCAN_SORT = {"sortBy": "created_at", "sortOrder": "asc"}
+RECENT_FIRST_SORT = {"sortBy": "last_seen_at", "sortOrder": "desc"}
+EMPTY_PAGE_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What to request and when to stop."""
+
+    body: dict[str, Any]
+    stop_below: datetime | None
+    start_page: int
+    max_pages: int
+
+    @property
+    def is_full_scan(self) -> bool:
+        """A scan that has no cursor to stop at reads every page."""
+        return self.stop_below is None
+
+
+def plan_scan(
+    filters_body: dict[str, Any],
+    cursor_start: datetime | None,
+    *,
+    full_scan: bool,
+    start_page: int,
+    max_pages: int,
+) -> ScanPlan:
+    """Pick the strategy; a user-chosen sort forces a full scan in that order."""
+    user_sort: dict[str, Any] = {
+        k: filters_body[k] for k in ("sortBy", "sortOrder") if k in filters_body
+    }
+    base = {k: v for k, v in filters_body.items() if k not in ("sortBy", "sortOrder")}
+    if user_sort:
+        return ScanPlan({**base, **user_sort}, None, start_page, max_pages)
+    if full_scan or cursor_start is None:
+        return ScanPlan({**base, **FULL_SCAN_SORT}, None, start_page, max_pages)
+    return ScanPlan({**base, **RECENT_FIRST_SORT}, cursor_start, start_page, max_pages)
+
+
+def iter_pages(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, Any]]]:
+    """Yield parsed insight records page by page until the last page, the cursor or the cap."""
+    page_number = plan.start_page
+    for _ in range(plan.max_pages):
+        page = _fetch_non_empty(client, plan, page_number)
+        records = [parse_insight(item) for item in page.items]
+        if records:
+            yield records
+        if _is_last(page, page_number) or _reached_cursor(records, plan.stop_below):
+            return
+        page_number += 1
+    raise ApiResponseError(
+        f"stopped after {plan.max_pages} pages without reaching the last page", "max_pages"
+    )
+
+
+def _fetch_non_empty(client: OpenCXClient, plan: ScanPlan, page_number: int) -> InsightsPage:
+    """An empty page before `totalPages` is an API glitch; re-ask before trusting it."""
+    page = client.fetch_page(plan.body, page_number)
+    for _ in range(EMPTY_PAGE_RETRIES):
+        if page.items or page_number >= page.total_pages:
+            return page
+        page = client.fetch_page(plan.body, page_number)
+    if not page.items and page_number < page.total_pages:
+        raise ApiResponseError(
+            f"page {page_number} came back empty although the API reports "
+            f"{page.total_pages} pages; nothing was loaded, run again later"
+        )
+    return page
+
+
+def _is_last(page: InsightsPage, page_number: int) -> bool:
+    return not page.items or page_number >= page.total_pages
+
+
+def _reached_cursor(records: list[dict[str, Any]], stop_below: datetime | None) -> bool:
+    if stop_below is None:
+        return False
+    seen = [r["last_seen_at"] for r in records if r["last_seen_at"] is not None]
+    return not seen or min(seen) < stop_below

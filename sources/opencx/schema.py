@@ -1,0 +1,120 @@
+"""The public tables and their columns: one definition feeding Arrow, dlt hints and the docs.
+
+Column names are part of the connector's public interface (dashboards query them), so they are
+declared here once, with types and descriptions, instead of being inferred from whatever the
+API happens to return in a given run. Declared columns exist even when every value is null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One documented column."""
+
+    name: str
+    arrow_type: pa.DataType
+    description: str
+    primary_key: bool = False
+
+
+INSIGHTS = "insights"
+CATEGORIES = "categories"
+TEAMS = "teams"
+PEOPLE = "people"
+
+INSIGHT_COLUMNS: tuple[Column, ...] = (
+    Column("id", pa.string(), "Insight UUID, as the API gives it.", primary_key=True),
+    Column("insight_number", pa.int64(), "Human-facing insight number."),
+    Column("content", pa.string(), "What customers say, as summarised by OpenCX's AI."),
+    Column("sentiment", pa.string(), "angry, happy or neutral; unknown values are kept."),
+    Column(
+        "status",
+        pa.string(),
+        "Derived: archived if archived_at is set, else resolved if "
+        "resolved_at is set, else unresolved.",
+    ),
+    Column("occurrence_count", pa.int64(), "Sessions in which the insight was seen."),
+    Column("category_id", pa.string(), "FK to categories.id; null when uncategorised."),
+    Column("team_id", pa.string(), "FK to teams.id; null when unassigned."),
+    Column("resolved_by_key", pa.string(), "FK to people.person_key: who resolved it."),
+    Column("resolved_at", TIMESTAMP, "When it was resolved."),
+    Column("archived_by_key", pa.string(), "FK to people.person_key: who archived it."),
+    Column("archived_at", TIMESTAMP, "When it was archived."),
+    Column("archive_reason", pa.string(), "archived_by.reason from the API."),
+    Column("deep_research", pa.string(), "OpenCX's deep-research write-up, if any."),
+    Column("deep_research_completed_at", TIMESTAMP, "When the deep research finished."),
+    Column("first_seen_at", TIMESTAMP, "First session in which it was seen."),
+    Column("last_seen_at", TIMESTAMP, "Latest session in which it was seen (incremental cursor)."),
+    Column("created_at", TIMESTAMP, "When OpenCX created the insight."),
+    Column("updated_at", TIMESTAMP, "When OpenCX last changed the insight."),
+)
+CATEGORY_COLUMNS: tuple[Column, ...] = (
+    Column("id", pa.string(), "Category UUID.", primary_key=True),
+    Column("name", pa.string(), "Category name (latest seen wins)."),
+    Column("description", pa.string(), "Category description (latest seen wins)."),
+)
+TEAM_COLUMNS: tuple[Column, ...] = (
+    Column("id", pa.string(), "Team UUID.", primary_key=True),
+    Column("name", pa.string(), "Team name (latest seen wins)."),
+)
+PEOPLE_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "person_key",
+        pa.string(),
+        "Derived stable key: first 32 hex digits of "
+        "sha256(name + U+001F + avatar_url), null parts as empty strings.",
+        primary_key=True,
+    ),
+    Column("name", pa.string(), "Display name from resolved_by / archived_by."),
+    Column("avatar_url", pa.string(), "Avatar URL from resolved_by / archived_by."),
+)
+
+TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    INSIGHTS: INSIGHT_COLUMNS,
+    CATEGORIES: CATEGORY_COLUMNS,
+    TEAMS: TEAM_COLUMNS,
+    PEOPLE: PEOPLE_COLUMNS,
+}
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """Arrow schema of a table's documented columns."""
+    return pa.schema(
+        [pa.field(c.name, c.arrow_type, nullable=not c.primary_key) for c in TABLE_COLUMNS[table]]
+    )
+
+
+def primary_key(table: str) -> str:
+    """The single primary-key column of a table."""
+    return next(col.name for col in TABLE_COLUMNS[table] if col.primary_key)
+
+
+def dlt_columns(table: str) -> TTableSchemaColumns:
+    """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
+    return {col.name: _dlt_column(col) for col in TABLE_COLUMNS[table]}
+
+
+def _dlt_column(col: Column) -> TColumnSchema:
+    hint: dict[str, Any] = {
+        "name": col.name,
+        "data_type": _DLT_TYPES[str(col.arrow_type)],
+        "nullable": not col.primary_key,
+        "description": col.description,
+    }
+    if col.arrow_type == TIMESTAMP:
+        hint["timezone"] = True
+    if col.primary_key:
+        hint["primary_key"] = True
+    return hint  # type: ignore[return-value]
+
+
+_DLT_TYPES = {"string": "text", "int64": "bigint", str(TIMESTAMP): "timestamp"}

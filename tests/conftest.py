@@ -1,0 +1,59 @@
+"""Fixtures: simulators on ephemeral ports and isolated dlt workspaces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sources.opencx_simulator import Simulator, SimulatorConfig
+from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace
+
+SIM_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
+SimFactory = Callable[..., Simulator]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep dlt's global dirs and any user config out of the tests."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    for name in list(__import__("os").environ):
+        if name.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_sim() -> Iterator[SimFactory]:
+    started: list[Simulator] = []
+
+    def make(**overrides: Any) -> Simulator:
+        config: dict[str, Any] = {
+            "seed": 7,
+            "n_insights": 240,
+            "page_size": 7,
+            "now": SIM_NOW,
+            "api_keys": {TEST_KEY: ("*",), SCOPELESS_KEY: ("teams:read",)},
+            **overrides,
+        }
+        sim = Simulator(SimulatorConfig(**config))
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> Simulator:
+    return make_sim()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path)

@@ -1,0 +1,186 @@
+"""Shared test helpers: running the pipeline in-process against the simulator, reading DuckDB,
+and the expected rows computed independently from the simulator's ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+from dlt.pipeline.pipeline import Pipeline
+
+from sources.opencx import opencx
+from sources.opencx_simulator import Simulator
+
+TEST_KEY = "ocx_test_SECRET_5f1c2a9e"
+SCOPELESS_KEY = "ocx_test_noscope_77aa"
+PIPELINE = "opencx_test"
+DATASET = "opencx"
+TABLES = ("insights", "categories", "teams", "people")
+
+
+@dataclass
+class Workspace:
+    """A pipeline's working dir and DuckDB file, both under pytest's tmp_path."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    def pipeline(self, name: str = PIPELINE) -> Pipeline:
+        return dlt.pipeline(
+            pipeline_name=name,
+            pipelines_dir=str(self.pipelines_dir),
+            destination=dlt.destinations.duckdb(str(self.db)),
+            dataset_name=DATASET,
+        )
+
+    def load(self, sim: Simulator, **source_args: Any) -> Pipeline:
+        """Run one load in-process with fast retries and no pacing."""
+        args: dict[str, Any] = {
+            "api_key": TEST_KEY,
+            "requests_per_minute": 0,
+            "backoff_base_seconds": 0.001,
+            "max_attempts": 6,
+            **source_args,
+        }
+        if "base_url" not in args:
+            args["base_url"] = sim.base_url
+        pipeline = self.pipeline()
+        pipeline.run(opencx(**args))
+        return pipeline
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            con.execute(f"SET search_path = '{DATASET}'")
+            return con.execute(sql).fetchall()
+
+    def rows(self, table: str, order_by: str = "1") -> list[dict[str, Any]]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            cur = con.execute(f"SELECT * FROM {DATASET}.{table} ORDER BY {order_by}")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+    def tables(self) -> set[str]:
+        """Tables in the dataset; empty when nothing was ever committed."""
+        if not self.db.exists():
+            return set()
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [DATASET],
+            ).fetchall()
+        return {row[0] for row in rows}
+
+
+def cursor_of(pipeline: Pipeline) -> Any:
+    state = pipeline.state["sources"]["opencx"]["resources"]["insight_pages"]
+    return state["incremental"]["last_seen_at"]["last_value"]
+
+
+def ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def person_key(person: Mapping[str, Any] | None) -> str | None:
+    """The documented rule, re-implemented here so the test does not trust the code under test."""
+    if not person or (person.get("name") is None and person.get("avatar_url") is None):
+        return None
+    raw = f"{person.get('name') or ''}\x1f{person.get('avatar_url') or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def expected_insight(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the `insights` table must hold for one API item."""
+    archived_by = item.get("archived_by") or {}
+    if item.get("archived_at"):
+        status = "archived"
+    elif item.get("resolved_at"):
+        status = "resolved"
+    else:
+        status = "unresolved"
+    return {
+        "id": item["id"],
+        "insight_number": item["insight_number"],
+        "content": item["content"],
+        "sentiment": item["sentiment"],
+        "status": status,
+        "occurrence_count": item["occurrence_count"],
+        "category_id": (item.get("category") or {}).get("id"),
+        "team_id": (item.get("team") or {}).get("id"),
+        "resolved_by_key": person_key(item.get("resolved_by")),
+        "resolved_at": ts(item.get("resolved_at")),
+        "archived_by_key": person_key(item.get("archived_by")),
+        "archived_at": ts(item.get("archived_at")),
+        "archive_reason": archived_by.get("reason"),
+        "deep_research": item.get("deep_research"),
+        "deep_research_completed_at": ts(item.get("deep_research_completed_at")),
+        "first_seen_at": ts(item.get("first_seen_at")),
+        "last_seen_at": ts(item.get("last_seen_at")),
+        "created_at": ts(item.get("created_at")),
+        "updated_at": ts(item.get("updated_at")),
+    }
+
+
+def loaded_insights(ws: Workspace) -> dict[str, dict[str, Any]]:
+    columns = list(expected_insight_columns())
+    out = {}
+    for row in ws.rows("insights"):
+        out[row["id"]] = {c: row[c] for c in columns}
+    return out
+
+
+def expected_insight_columns() -> Iterator[str]:
+    yield from expected_insight(
+        {"id": "x", "insight_number": 1, "content": "", "sentiment": "", "occurrence_count": 1}
+    ).keys()
+
+
+def expected_entities(items: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """categories / teams / people the tables must hold after loading `items`."""
+    categories, teams, people = {}, {}, {}
+    for item in items:
+        if item.get("category"):
+            categories[item["category"]["id"]] = dict(item["category"])
+        if item.get("team"):
+            teams[item["team"]["id"]] = dict(item["team"])
+        for field in ("resolved_by", "archived_by"):
+            person = item.get(field)
+            key = person_key(person)
+            if key and person:
+                people[key] = {
+                    "person_key": key,
+                    "name": person.get("name"),
+                    "avatar_url": person.get("avatar_url"),
+                }
+    return {"categories": categories, "teams": teams, "people": people}
+
+
+def insight_requests(sim: Simulator) -> list[Any]:
+    return [r for r in sim.requests if r.method == "POST" and r.path == "/insights"]
+
+
+def pages_needed(k: int, page_size: int) -> int:
+    return math.ceil(k / page_size) if k else 0
+
+
+def within_lookback(items: list[dict[str, Any]], cursor: datetime, hours: float) -> int:
+    """K: insights whose last_seen_at is at or above the cursor minus the lookback."""
+    threshold = cursor - timedelta(hours=hours)
+    seen = [ts(i.get("last_seen_at")) for i in items]
+    return sum(1 for moment in seen if moment is not None and moment >= threshold)

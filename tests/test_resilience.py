@@ -1,0 +1,191 @@
+"""Transient faults are retried until the load is complete; permanent ones stop the run with a
+clear error and leave the destination and the cursor as they were."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.opencx.errors import (
+    ApiResponseError,
+    ApiUnreachableError,
+    AuthenticationError,
+    PermissionDeniedError,
+)
+from sources.opencx_simulator import Simulator
+from tests.conftest import SimFactory
+from tests.helpers import (
+    SCOPELESS_KEY,
+    TEST_KEY,
+    Workspace,
+    cursor_of,
+    expected_insight,
+    insight_requests,
+    loaded_insights,
+)
+
+TRANSIENT_FAULTS = [
+    pytest.param(["429", "429", "429"], id="429-without-retry-after"),
+    pytest.param(["503", "502", "500", "504"], id="5xx-burst"),
+    pytest.param(
+        ["html_520", "html_521", "html_522", "html_523", "html_524"], id="cloudflare-html-pages"
+    ),
+    pytest.param(["drop", "drop", "drop"], id="dropped-connections"),
+    pytest.param(["truncated", "missing_data"], id="malformed-200s"),
+    pytest.param(["slow:0.2", "503", "drop", "429", "html_522"], id="mixed"),
+]
+
+
+def matches_truth(ws: Workspace, sim: Simulator) -> bool:
+    truth = {i["id"]: expected_insight(i) for i in sim.store.ground_truth()}
+    return loaded_insights(ws) == truth
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception, as Python would print it (honouring `raise ... from None`)."""
+    while True:
+        nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if nxt is None:
+            return exc
+        exc = nxt
+
+
+def fail_load(ws: Workspace, sim: Simulator, **args: Any) -> BaseException:
+    with pytest.raises(PipelineStepFailed) as err:
+        ws.load(sim, **args)
+    return root_cause(err.value)
+
+
+@pytest.mark.parametrize("faults", TRANSIENT_FAULTS)
+def test_transient_faults_are_retried_to_a_complete_load(
+    ws: Workspace, sim: Simulator, faults: list[str]
+) -> None:
+    sim.faults.enqueue(*faults)
+    ws.load(sim)
+    assert matches_truth(ws, sim)
+    assert not sim.faults.pending()
+
+
+def test_faults_in_the_middle_of_a_scan_lose_nothing(ws: Workspace, sim: Simulator) -> None:
+    def inject(index: int, body: object) -> None:
+        if index in (3, 9, 17):
+            sim.faults.enqueue("503", "drop", "truncated")
+
+    sim.on_request = inject
+    ws.load(sim)
+    assert matches_truth(ws, sim)
+
+
+def test_random_faults_and_drops_lose_nothing(make_sim: SimFactory, ws: Workspace) -> None:
+    sim = make_sim(fault_rate=0.1, drop_rate=0.02, fault_seed=11)
+    ws.load(sim, max_attempts=10)
+    assert matches_truth(ws, sim)
+
+
+def test_retry_after_is_honoured(ws: Workspace, make_sim: SimFactory) -> None:
+    sim = make_sim(retry_after=1.0)
+    sim.faults.enqueue("429")
+    ws.load(sim)
+    times = [r.at for r in sim.requests]
+    statuses = [r.status for r in sim.requests]
+    assert statuses[0] == 429
+    assert times[1] - times[0] >= 0.95
+    assert matches_truth(ws, sim)
+
+
+def test_pacing_spaces_requests_to_the_configured_rate(ws: Workspace, sim: Simulator) -> None:
+    ws.load(sim, requests_per_minute=1200)  # one request per 50 ms
+    times = [r.at for r in insight_requests(sim)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) > 10
+    assert min(gaps) >= 0.045
+
+
+def test_rate_limited_server_sees_no_429_when_paced_below_it(
+    ws: Workspace, make_sim: SimFactory
+) -> None:
+    sim = make_sim(rate_limit_per_minute=1500, n_insights=120)
+    ws.load(sim, requests_per_minute=1400)
+    assert all(r.status != 429 for r in sim.requests)
+
+
+def test_bad_key_fails_with_401_and_changes_nothing(ws: Workspace, sim: Simulator) -> None:
+    pipeline = ws.load(sim)
+    before, cursor = loaded_insights(ws), cursor_of(pipeline)
+    sim.store.bump_counts(5)
+    sim.clear_requests()
+    cause = fail_load(ws, sim, api_key="ocx_live_wrong")
+    assert isinstance(cause, AuthenticationError)
+    assert "sources.opencx.api_key" in str(cause)
+    assert len(sim.requests) == 1  # never retried
+    assert loaded_insights(ws) == before
+    assert cursor_of(ws.pipeline()) == cursor
+
+
+def test_key_without_scope_fails_with_403(ws: Workspace, sim: Simulator) -> None:
+    cause = fail_load(ws, sim, api_key=SCOPELESS_KEY)
+    assert isinstance(cause, PermissionDeniedError)
+    assert "insights:read" in str(cause)
+    assert len(sim.requests) == 1
+    assert "insights" not in ws.tables()
+
+
+def test_unreachable_api_fails_naming_base_url(ws: Workspace, sim: Simulator) -> None:
+    base_url = sim.base_url
+    sim.stop()
+    cause = fail_load(ws, sim, base_url=base_url, max_attempts=2)
+    assert isinstance(cause, ApiUnreachableError)
+    assert "sources.opencx.base_url" in str(cause)
+
+
+def test_exhausted_retries_fail_and_keep_the_cursor(ws: Workspace, sim: Simulator) -> None:
+    pipeline = ws.load(sim)
+    cursor, before = cursor_of(pipeline), loaded_insights(ws)
+    sim.store.bump_counts(20)
+    sim.faults.enqueue(*["503"] * 3)
+    cause = fail_load(ws, sim, max_attempts=3)
+    assert isinstance(cause, ApiResponseError)
+    assert cursor_of(ws.pipeline()) == cursor
+    assert loaded_insights(ws) == before
+    ws.load(sim)
+    assert matches_truth(ws, sim)
+
+
+def test_failure_on_a_later_page_commits_nothing(ws: Workspace, sim: Simulator) -> None:
+    def fail_late(index: int, body: object) -> None:
+        if index == 5:
+            sim.faults.enqueue(*["502"] * 3)
+
+    sim.on_request = fail_late
+    fail_load(ws, sim, max_attempts=3)
+    sim.on_request = None
+    assert "insights" not in ws.tables()
+    assert "insight_pages" not in ws.pipeline().state.get("sources", {}).get("opencx", {}).get(
+        "resources", {}
+    )
+    ws.load(sim)
+    assert matches_truth(ws, sim)
+
+
+def test_client_errors_are_not_retried(ws: Workspace, sim: Simulator) -> None:
+    cause = fail_load(ws, sim, base_url=sim.base_url + "/v0")
+    assert isinstance(cause, ApiResponseError)
+    assert "404" in str(cause)
+    assert len(sim.requests) == 1
+
+
+def test_the_key_never_appears_in_logs(
+    ws: Workspace, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim.faults.enqueue("503", "429", "drop")
+    ws.load(sim)
+    with pytest.raises(PipelineStepFailed) as err:
+        ws.load(sim, base_url=sim.base_url + "/v0")
+    assert TEST_KEY not in caplog.text
+    assert TEST_KEY not in str(err.value)
+    assert "retrying" in caplog.text
