@@ -18,10 +18,10 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.providers.toml import SettingsTomlProvider
-from dlt.common.runtime.collector import LogCollector
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.cli import source_overrides
+from pipelines.progress import LongLoadProgress
 from sources.opencx import opencx, settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def make_pipeline(target: RunTarget) -> Pipeline:
         pipeline_name=target.pipeline_name,
         destination=target.destination,
         dataset_name=target.dataset,
-        progress=LogCollector(log_period=5.0, logger=sys.stderr, dump_system_stats=False),
+        progress=LongLoadProgress(log_period=5.0, logger=sys.stderr, dump_system_stats=False),
     )
 
 
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
         target = resolve_target(args, args.demo)
         pipeline = make_pipeline(target)
+        pipeline.sync_destination()  # a fresh machine restores the cursor from the destination
         cursor_before = cursor_value(pipeline)
         source = opencx(**source_args)
         pipeline.run(source)
@@ -133,7 +134,7 @@ def extract_metrics(pipeline: Pipeline) -> dict[str, Any]:
         return {}
     for metrics in info.metrics.values():
         for step in metrics:
-            resource = step.get("resource_metrics", {}).get("insight_pages")
+            resource = step.get("resource_metrics", {}).get("insights")
             if resource is not None:
                 return dict(resource.custom_metrics)
     return {}

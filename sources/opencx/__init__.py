@@ -20,7 +20,7 @@ from sources.opencx import rows, schema, settings
 from sources.opencx.client import ClientSettings, OpenCXClient
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, parse_timestamp
-from sources.opencx.scan import iter_pages, plan_scan
+from sources.opencx.scan import ScanStats, SeenEntities, iter_pages, plan_scan
 
 CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -80,20 +80,23 @@ def opencx(
         requests_per_minute=requests_per_minute or None,
     )
     cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
+    scan_stats = ScanStats()
     pages = insight_pages(
         client_settings,
         filters.to_body(),
+        scan_stats,
         start_page=filters.page or 1,
         max_pages=int(_positive("max_pages", max_pages)),
         full_scan=full_refresh,
         last_seen_at=cursor,
     )
+    seen = SeenEntities()
     return (
         pages,
-        pages | insights,
-        pages | categories,
-        pages | teams,
-        pages | people,
+        pages | insights(scan_stats),
+        pages | categories(seen),
+        pages | teams(seen),
+        pages | people(seen),
     )
 
 
@@ -124,6 +127,7 @@ def cursor_for_run(
 def insight_pages(
     client_settings: ClientSettings,
     filters_body: dict[str, Any],
+    scan_stats: ScanStats,
     *,
     start_page: int,
     max_pages: int,
@@ -139,15 +143,9 @@ def insight_pages(
         start_page=start_page,
         max_pages=max_pages,
     )
-    metrics = dlt.current.resource_metrics()
-    metrics["strategy"] = "full_scan" if plan.is_full_scan else "recent_first"
-    with OpenCXClient(client_settings) as client:
-        for records in iter_pages(client, plan):
-            metrics["requests"] = client.stats.requests
-            metrics["retries"] = client.stats.retries
-            yield records
-        metrics["requests"] = client.stats.requests
-        metrics["retries"] = client.stats.retries
+    scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
+    with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
+        yield from iter_pages(client, plan)
 
 
 @dlt.transformer(
@@ -156,8 +154,9 @@ def insight_pages(
     write_disposition="merge",
     columns=schema.dlt_columns(schema.INSIGHTS),
 )
-def insights(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
-    """One row per insight, merged on `id`."""
+def insights(records: list[dict[str, Any]], scan_stats: ScanStats) -> Iterator[pa.Table]:
+    """One row per insight, merged on `id`; also publishes the scan's request counts."""
+    dlt.current.resource_metrics().update(scan_stats.as_metrics())
     yield rows.insights_table(records)
 
 
@@ -167,9 +166,9 @@ def insights(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
     write_disposition="merge",
     columns=schema.dlt_columns(schema.CATEGORIES),
 )
-def categories(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
+def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Categories seen on insights, merged on `id` (latest wins)."""
-    table = rows.categories_table(records)
+    table = seen.only_changed(schema.CATEGORIES, rows.categories_table(records))
     if table is not None:
         yield table
 
@@ -180,9 +179,9 @@ def categories(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
     write_disposition="merge",
     columns=schema.dlt_columns(schema.TEAMS),
 )
-def teams(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
+def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Teams seen on insights, merged on `id`."""
-    table = rows.teams_table(records)
+    table = seen.only_changed(schema.TEAMS, rows.teams_table(records))
     if table is not None:
         yield table
 
@@ -193,9 +192,9 @@ def teams(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
     write_disposition="merge",
     columns=schema.dlt_columns(schema.PEOPLE),
 )
-def people(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
+def people(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """People who resolved or archived insights, merged on the derived `person_key`."""
-    table = rows.people_table(records)
+    table = seen.only_changed(schema.PEOPLE, rows.people_table(records))
     if table is not None:
         yield table
 

@@ -121,10 +121,13 @@ class OpenCXClient:
     """Thread-safe client: one pooled httpx connection set, one pacer, one stats object."""
 
     def __init__(
-        self, client_settings: ClientSettings, transport: httpx.BaseTransport | None = None
+        self,
+        client_settings: ClientSettings,
+        stats: RequestStats | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = client_settings
-        self.stats = RequestStats()
+        self.stats = stats if stats is not None else RequestStats()
         self._pacer = RequestPacer(client_settings.requests_per_minute)
         self._http = httpx.Client(
             base_url=client_settings.base_url.rstrip("/"),

@@ -11,17 +11,60 @@ Two strategies, chosen per run:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sources.opencx.client import InsightsPage, OpenCXClient
+import pyarrow as pa
+
+from sources.opencx.client import InsightsPage, OpenCXClient, RequestStats
 from sources.opencx.errors import ApiResponseError
 from sources.opencx.rows import parse_insight
 
 FULL_SCAN_SORT = {"sortBy": "created_at", "sortOrder": "asc"}
 RECENT_FIRST_SORT = {"sortBy": "last_seen_at", "sortOrder": "desc"}
 EMPTY_PAGE_RETRIES = 2
+
+
+@dataclass
+class ScanStats:
+    """What one run's scan did, for the run summary (published as dlt resource metrics)."""
+
+    strategy: str = "not started"
+    requests: RequestStats = field(default_factory=RequestStats)
+
+    def as_metrics(self) -> dict[str, Any]:
+        """Plain values for dlt's custom resource metrics."""
+        return {
+            "strategy": self.strategy,
+            "requests": self.requests.requests,
+            "retries": self.requests.retries,
+        }
+
+
+class SeenEntities:
+    """Categories, teams and people already emitted in this run.
+
+    They repeat on almost every page; emitting each version once per run keeps the merge small
+    and the row counts in the summary meaningful. A changed name is emitted again (latest wins).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[tuple[Any, ...]]] = {}
+
+    def only_changed(self, table_name: str, table: pa.Table | None) -> pa.Table | None:
+        """The rows of `table` not emitted before in this run, or None if there are none."""
+        if table is None:
+            return None
+        seen = self._seen.setdefault(table_name, set())
+        keep = []
+        for index, row in enumerate(zip(*(col.to_pylist() for col in table.columns), strict=True)):
+            if row not in seen:
+                seen.add(row)
+                keep.append(index)
+        if not keep:
+            return None
+        return table if len(keep) == table.num_rows else table.take(keep)
 
 
 @dataclass(frozen=True)

@@ -130,15 +130,16 @@ def expected(sim: Simulator, body: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if has_session_filters(body):
             hits = [
-                s["created_at"]
-                for s in sim.store.sessions(row["id"])
-                if session_ok(s, body, sim)
+                s["created_at"] for s in sim.store.sessions(row["id"]) if session_ok(s, body, sim)
             ]
             if not hits:
                 continue
             if sim.config.window_scoped_counts:
-                row = {**row, "occurrence_count": len(hits)}
-                row["first_seen_at"], row["last_seen_at"] = stamp(min(hits)), stamp(max(hits))
+                row.update(
+                    occurrence_count=len(hits),
+                    first_seen_at=stamp(min(hits)),
+                    last_seen_at=stamp(max(hits)),
+                )
         if body.get("minSessions") is not None and row["occurrence_count"] < body["minSessions"]:
             continue
         rows.append(row)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sources.opencx_simulator import FaultKind, Simulator
+from sources.opencx_simulator.server import Incoming
 
 from .conftest import AUTH, fetch_all, make_config
 from .test_endpoints import DOCUMENTED_KEYS
@@ -110,9 +111,7 @@ def test_slow_fault_delays_a_normal_answer(sim: Simulator, client: httpx.Client)
     assert response.json()["data"]
 
 
-def test_faults_are_consumed_in_order_one_per_request(
-    sim: Simulator, client: httpx.Client
-) -> None:
+def test_faults_are_consumed_in_order_one_per_request(sim: Simulator, client: httpx.Client) -> None:
     sim.faults.enqueue("502", "429", "empty_page")
     assert sim.faults.pending() == ["502", "429", "empty_page"]
     statuses = [client.post("/insights", json={}).status_code for _ in range(4)]
@@ -158,8 +157,6 @@ def test_rate_limit_sends_retry_after_rounded_up_when_configured(
 
 
 def test_rate_limit_window_slides(sim: Simulator) -> None:
-    from sources.opencx_simulator.server import Incoming
-
     sim.config.rate_limit_per_minute = 2
 
     def status_at(at: float) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from sources.opencx_simulator import Simulator
 
-from .conftest import NOW, fetch_all, make_config
+from .conftest import AUTH, NOW, fetch_all, make_config
 from .reference import expected
 
 BodyFactory = Callable[[Simulator], dict[str, Any]]
@@ -34,59 +34,61 @@ def _iso(days_ago: int) -> str:
 
 
 CASES: dict[str, BodyFactory] = {
-    "no-filter": lambda s: {},
-    "all-null-fields-mean-unset": lambda s: {"status": None, "search": None, "teamId": None},
-    "status-all": lambda s: {"status": "all"},
-    "status-unresolved": lambda s: {"status": "unresolved"},
-    "status-resolved": lambda s: {"status": "resolved"},
-    "status-archived": lambda s: {"status": "archived"},
-    "sentiment-angry": lambda s: {"sentiment": "angry"},
-    "sentiment-happy": lambda s: {"sentiment": "happy"},
-    "sentiment-neutral": lambda s: {"sentiment": "neutral"},
-    "category-exact-name": lambda s: {"category": "Billing"},
-    "category-case-insensitive": lambda s: {"category": "LOGIN & ACCESS"},
-    "category-unicode-name": lambda s: {"category": "zahlung & rückerstattung"},
-    "category-unknown-matches-nothing": lambda s: {"category": "Bill"},
-    "search-substring": lambda s: {"search": "password"},
-    "search-case-insensitive": lambda s: {"search": "PassWord"},
-    "search-unicode": lambda s: {"search": "passwort"},
-    "search-emoji": lambda s: {"search": "📦"},
+    "no-filter": lambda _: {},
+    "all-null-fields-mean-unset": lambda _: {"status": None, "search": None, "teamId": None},
+    "status-all": lambda _: {"status": "all"},
+    "status-unresolved": lambda _: {"status": "unresolved"},
+    "status-resolved": lambda _: {"status": "resolved"},
+    "status-archived": lambda _: {"status": "archived"},
+    "sentiment-angry": lambda _: {"sentiment": "angry"},
+    "sentiment-happy": lambda _: {"sentiment": "happy"},
+    "sentiment-neutral": lambda _: {"sentiment": "neutral"},
+    "category-exact-name": lambda _: {"category": "Billing"},
+    "category-case-insensitive": lambda _: {"category": "LOGIN & ACCESS"},
+    "category-unicode-name": lambda _: {"category": "zahlung & rückerstattung"},
+    "category-unknown-matches-nothing": lambda _: {"category": "Bill"},
+    "search-substring": lambda _: {"search": "password"},
+    "search-case-insensitive": lambda _: {"search": "PassWord"},
+    "search-unicode": lambda _: {"search": "passwort"},
+    "search-emoji": lambda _: {"search": "📦"},
     "team-uuid": lambda s: {"teamId": _team(s)},
     "team-uuid-upper-case": lambda s: {"teamId": _team(s).upper()},
-    "team-none-means-unassigned": lambda s: {"teamId": "none"},
-    "insight-number": lambda s: {"insightNumber": 17},
-    "insight-number-unknown": lambda s: {"insightNumber": 10_000},
-    "min-sessions-3": lambda s: {"minSessions": 3},
-    "min-sessions-50": lambda s: {"minSessions": 50},
-    "session-language": lambda s: {"sessionLanguage": "de"},
-    "ticket-sentiment": lambda s: {"ticketSentiment": "happy"},
-    "channel": lambda s: {"channel": "whatsapp"},
-    "session-status": lambda s: {"sessionStatus": "open"},
+    "team-none-means-unassigned": lambda _: {"teamId": "none"},
+    "insight-number": lambda _: {"insightNumber": 17},
+    "insight-number-unknown": lambda _: {"insightNumber": 10_000},
+    "min-sessions-3": lambda _: {"minSessions": 3},
+    "min-sessions-50": lambda _: {"minSessions": 50},
+    "session-language": lambda _: {"sessionLanguage": "de"},
+    "ticket-sentiment": lambda _: {"ticketSentiment": "happy"},
+    "channel": lambda _: {"channel": "whatsapp"},
+    "session-status": lambda _: {"sessionStatus": "open"},
     "session-contact": lambda s: {"sessionContactId": _busy_contact(s)},
-    "session-from-date-only": lambda s: {"sessionFromDate": (NOW.date() - timedelta(7)).isoformat()},
-    "session-from-datetime-z": lambda s: {"sessionFromDate": _iso(3)},
-    "session-to-datetime": lambda s: {"sessionToDate": _iso(150)},
-    "session-window": lambda s: {"sessionFromDate": _iso(40), "sessionToDate": _iso(30)},
-    "session-window-with-offset": lambda s: {"sessionFromDate": "2026-02-01T00:00:00+02:00"},
-    "ticket-data-one-pair": lambda s: {"ticketCustomData": [{"plan": "pro"}]},
-    "ticket-data-and-within-object": lambda s: {
+    "session-from-date-only": lambda _: {
+        "sessionFromDate": (NOW.date() - timedelta(7)).isoformat()
+    },
+    "session-from-datetime-z": lambda _: {"sessionFromDate": _iso(3)},
+    "session-to-datetime": lambda _: {"sessionToDate": _iso(150)},
+    "session-window": lambda _: {"sessionFromDate": _iso(40), "sessionToDate": _iso(30)},
+    "session-window-with-offset": lambda _: {"sessionFromDate": "2026-02-01T00:00:00+02:00"},
+    "ticket-data-one-pair": lambda _: {"ticketCustomData": [{"plan": "pro"}]},
+    "ticket-data-and-within-object": lambda _: {
         "ticketCustomData": [{"plan": "pro", "region": "eu"}]
     },
-    "ticket-data-or-between-objects": lambda s: {
+    "ticket-data-or-between-objects": lambda _: {
         "ticketCustomData": [{"plan": "pro", "region": "eu"}, {"plan": "free"}]
     },
-    "ticket-data-number-value": lambda s: {"ticketCustomData": [{"seats": 250}]},
-    "ticket-data-empty-object-matches-all": lambda s: {"ticketCustomData": [{}]},
-    "ticket-data-empty-list-is-no-filter": lambda s: {"ticketCustomData": []},
-    "ticket-data-type-strict": lambda s: {"ticketCustomData": [{"seats": "250"}]},
-    "contact-data-bool": lambda s: {"contactCustomData": [{"beta": True}]},
-    "contact-data-pair": lambda s: {"contactCustomData": [{"tier": "gold", "country": "DE"}]},
-    "session-filters-combine-on-one-session": lambda s: {
+    "ticket-data-number-value": lambda _: {"ticketCustomData": [{"seats": 250}]},
+    "ticket-data-empty-object-matches-all": lambda _: {"ticketCustomData": [{}]},
+    "ticket-data-empty-list-is-no-filter": lambda _: {"ticketCustomData": []},
+    "ticket-data-type-strict": lambda _: {"ticketCustomData": [{"seats": "250"}]},
+    "contact-data-bool": lambda _: {"contactCustomData": [{"beta": True}]},
+    "contact-data-pair": lambda _: {"contactCustomData": [{"tier": "gold", "country": "DE"}]},
+    "session-filters-combine-on-one-session": lambda _: {
         "channel": "email",
         "sessionLanguage": "en",
         "sessionStatus": "closed_resolved",
     },
-    "insight-and-session-filters": lambda s: {
+    "insight-and-session-filters": lambda _: {
         "status": "unresolved",
         "sentiment": "angry",
         "channel": "web",
@@ -177,8 +179,10 @@ def test_global_counts_ignore_the_session_window_by_default(shared_sim: Simulato
     ids=["from", "window-sorted-by-last-seen", "channel-min-sessions", "custom-data"],
 )
 def test_window_scoped_counts_use_matching_sessions_only(body: dict[str, Any]) -> None:
-    with Simulator(make_config(window_scoped_counts=True, n_insights=300)) as sim:
-        with httpx.Client(base_url=sim.base_url, headers={"Authorization": "Bearer ocx_test_key"}) as c:
-            served = fetch_all(c, body)
+    with (
+        Simulator(make_config(window_scoped_counts=True, n_insights=300)) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH) as c,
+    ):
+        served = fetch_all(c, body)
         assert served == expected(sim, body)
         assert any(row != sim.store.get(row["id"]) for row in served)

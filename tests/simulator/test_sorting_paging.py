@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ def test_sort_matches_reference_with_number_tie_break(
     assert served == expected(shared_sim, body)
     keys = [row[sort_by] for row in served]
     assert keys == sorted(keys, reverse=order == "desc")
-    for before, after in zip(served, served[1:]):
+    for before, after in pairwise(served):
         if before[sort_by] == after[sort_by]:
             assert before["insight_number"] < after["insight_number"]
 
@@ -40,7 +41,7 @@ def test_default_sort_is_occurrence_count_desc(shared_client: httpx.Client) -> N
     default = fetch_all(shared_client, {})
     explicit = fetch_all(shared_client, {"sortBy": "occurrence_count", "sortOrder": "desc"})
     assert default == explicit
-    assert any(a["occurrence_count"] == b["occurrence_count"] for a, b in zip(default, default[1:]))
+    assert any(a["occurrence_count"] == b["occurrence_count"] for a, b in pairwise(default))
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -95,11 +96,13 @@ def test_no_match_gives_zero_total_pages(shared_client: httpx.Client) -> None:
 
 
 def test_page_size_is_server_side_and_configurable() -> None:
-    with Simulator(make_config(page_size=7, n_insights=30)) as sim:
-        with httpx.Client(base_url=sim.base_url, headers=AUTH) as client:
-            payload = client.post("/insights", json={"page": 5}).json()
-            assert [len(payload["data"]), payload["totalPages"]] == [2, 5]
-            assert fetch_all(client, {}) == sim.store.query({})
+    with (
+        Simulator(make_config(page_size=7, n_insights=30)) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH) as client,
+    ):
+        payload = client.post("/insights", json={"page": 5}).json()
+        assert [len(payload["data"]), payload["totalPages"]] == [2, 5]
+        assert fetch_all(client, {}) == sim.store.query({})
 
 
 def test_keep_alive_reuses_one_connection(sim: Simulator) -> None:

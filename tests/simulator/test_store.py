@@ -11,7 +11,7 @@ import pytest
 
 from sources.opencx_simulator import Simulator
 
-from .conftest import NOW, fetch_all
+from .conftest import AUTH, NOW, fetch_all
 from .reference import stamp
 
 CREATED_ASC = {"sortBy": "created_at", "sortOrder": "asc"}
@@ -24,7 +24,7 @@ def _row(sim: Simulator, insight_id: str) -> dict[str, Any]:
 
 
 def _unresolved(sim: Simulator) -> str:
-    return sim.store.query({"status": "unresolved"})[0]["id"]
+    return str(sim.store.query({"status": "unresolved"})[0]["id"])
 
 
 def test_resolve_moves_status_and_bumps_updated_at_only(sim: Simulator) -> None:
@@ -93,7 +93,9 @@ def test_rename_category_changes_items_but_not_their_updated_at(
     sim: Simulator, client: httpx.Client
 ) -> None:
     category_id = sim.store.category_ids()[0]
-    before = [r for r in fetch_all(client, {}) if r["category"] and r["category"]["id"] == category_id]
+    before = [
+        r for r in fetch_all(client, {}) if r["category"] and r["category"]["id"] == category_id
+    ]
     sim.store.rename_category(category_id, "Invoices & Billing", "Renamed")
     after = {r["id"]: r for r in fetch_all(client, {"category": "invoices & billing"})}
     assert set(after) == {r["id"] for r in before}
@@ -206,14 +208,14 @@ def test_on_request_index_counts_every_post_insights_since_start(
     sim.faults.enqueue("503")
     client.post("/insights", json={})
     sim.clear_requests()
-    sim.on_request = lambda index, body: seen.append(index)
+    sim.on_request = lambda index, _body: seen.append(index)
     client.get("/insights/categories")
     client.post("/insights", json={})
     assert seen == [2]
 
 
 def test_failing_hook_gives_500_and_is_recorded(sim: Simulator, client: httpx.Client) -> None:
-    def hook(index: int, body: dict[str, Any]) -> None:
+    def hook(_index: int, _body: dict[str, Any]) -> None:
         raise RuntimeError("boom")
 
     sim.on_request = hook
@@ -227,7 +229,7 @@ def test_concurrent_paging_and_mutation_stay_consistent(sim: Simulator) -> None:
     problems: list[str] = []
 
     def scan() -> None:
-        with httpx.Client(base_url=sim.base_url, headers={"Authorization": "Bearer ocx_test_key"}) as c:
+        with httpx.Client(base_url=sim.base_url, headers=AUTH) as c:
             for _ in range(5):
                 for row in fetch_all(c, {}):
                     if row["id"] not in sim.store.insight_ids() and row["occurrence_count"] < 0:

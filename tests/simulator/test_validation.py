@@ -70,7 +70,10 @@ BAD_BODIES: dict[str, tuple[Any, str]] = {
         {"sessionToDate": "2026-01-01T00:00:00+25:00"},
         "sessionToDate must be a valid ISO 8601 date string",
     ),
-    "ticket-data-object": ({"ticketCustomData": {"plan": "pro"}}, "ticketCustomData must be an array"),
+    "ticket-data-object": (
+        {"ticketCustomData": {"plan": "pro"}},
+        "ticketCustomData must be an array",
+    ),
     "ticket-data-strings": (
         {"ticketCustomData": ["pro"]},
         "each value in ticketCustomData must be an object",
@@ -84,9 +87,7 @@ BAD_BODIES: dict[str, tuple[Any, str]] = {
 }
 
 
-@pytest.mark.parametrize(
-    ("body", "message"), list(BAD_BODIES.values()), ids=list(BAD_BODIES)
-)
+@pytest.mark.parametrize(("body", "message"), list(BAD_BODIES.values()), ids=list(BAD_BODIES))
 def test_invalid_body_is_rejected_with_400_naming_the_field(
     shared_client: httpx.Client, body: Any, message: str
 ) -> None:
