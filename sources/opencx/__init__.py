@@ -20,7 +20,7 @@ from sources.opencx import rows, schema, settings
 from sources.opencx.client import ClientSettings, OpenCXClient
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, parse_timestamp
-from sources.opencx.scan import ScanStats, SeenEntities, iter_pages, plan_scan
+from sources.opencx.scan import ScanStats, SeenEntities, batched_records, iter_pages, plan_scan
 
 CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -145,7 +145,7 @@ def insight_pages(
     )
     scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
-        yield from iter_pages(client, plan)
+        yield from batched_records(iter_pages(client, plan), settings.BATCH_ROWS)
 
 
 @dlt.transformer(

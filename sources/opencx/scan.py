@@ -118,6 +118,20 @@ def iter_pages(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, 
     )
 
 
+def batched_records(
+    pages: Iterator[list[dict[str, Any]]], batch_rows: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Regroup pages into batches of at least `batch_rows` records (the last may be smaller)."""
+    batch: list[dict[str, Any]] = []
+    for records in pages:
+        batch.extend(records)
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _fetch_non_empty(client: OpenCXClient, plan: ScanPlan, page_number: int) -> InsightsPage:
     """An empty page before `totalPages` is an API glitch; re-ask before trusting it."""
     page = client.fetch_page(plan.body, page_number)
