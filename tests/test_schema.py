@@ -26,7 +26,7 @@ def column_types(ws: Workspace, table: str) -> dict[str, str]:
 
 
 def test_documented_columns_exist_with_proper_types(ws: Workspace, sim: Simulator) -> None:
-    ws.load(sim)
+    ws.load(sim, activity=True, activity_initial_days=10)
     for table, columns in schema.TABLE_COLUMNS.items():
         types = column_types(ws, table)
         assert {c.name for c in columns} <= set(types), table

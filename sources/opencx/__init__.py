@@ -7,24 +7,35 @@ or passed directly. The API key belongs in ``.dlt/secrets.toml`` or the environm
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import dlt
-import pyarrow as pa
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.resource import DltResource
 
-from sources.opencx import rows, schema, settings
-from sources.opencx.client import ClientSettings, OpenCXClient
+from sources.opencx import settings
+from sources.opencx.activity import WindowSettings
+from sources.opencx.client import ClientSettings
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, parse_timestamp
-from sources.opencx.scan import ScanStats, SeenEntities, batched_records, iter_pages, plan_scan
+from sources.opencx.resources import (
+    CURSOR,
+    EPOCH,
+    FAR_FUTURE,
+    HISTORY_DISPOSITION,
+    categories,
+    insight_activity,
+    insight_history,
+    insight_pages,
+    insights,
+    people,
+    teams,
+)
+from sources.opencx.scan import ScanStats, SeenEntities
 
-CURSOR = "last_seen_at"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+__all__ = ["opencx"]
 
 
 @dlt.source(name="opencx", max_table_nesting=0)
@@ -59,6 +70,11 @@ def opencx(
     max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS,
     backoff_base_seconds: float = 0.5,
     max_pages: int = settings.DEFAULT_MAX_PAGES,
+    activity: bool = False,
+    activity_window_hours: float = 24.0,
+    activity_reread_windows: int = 3,
+    activity_initial_days: float = 30.0,
+    activity_include_open_window: bool = False,
 ) -> Sequence[DltResource]:
     """OpenCX insights with their categories, teams and people.
 
@@ -66,6 +82,7 @@ def opencx(
     otherwise only insights seen since the stored `last_seen_at` cursor minus `lookback_hours`.
     `since`/`until` bound a backfill on `last_seen_at` and leave the stored cursor untouched.
     Filters (category ... page) are sent as the request body; `page` is the first page to read.
+    `activity` adds the per-session-date-window table `insight_activity` (more requests).
     """
     local = dict(locals())
     filters = build_filters(
@@ -81,23 +98,57 @@ def opencx(
     )
     cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
     scan_stats = ScanStats()
+    page_cap = int(_positive("max_pages", max_pages))
     pages = insight_pages(
         client_settings,
         filters.to_body(),
         scan_stats,
         start_page=filters.page or 1,
-        max_pages=int(_positive("max_pages", max_pages)),
+        max_pages=page_cap,
         full_scan=full_refresh,
         last_seen_at=cursor,
     )
     seen = SeenEntities()
-    return (
+    resources = [
         pages,
         pages | insights(scan_stats),
+        (pages | insight_history).apply_hints(write_disposition=HISTORY_DISPOSITION),
         pages | categories(seen),
         pages | teams(seen),
         pages | people(seen),
-    )
+    ]
+    if activity:
+        windows = window_settings(
+            activity_window_hours,
+            activity_reread_windows,
+            activity_initial_days,
+            activity_include_open_window,
+        )
+        resources.append(
+            insight_activity(
+                client_settings,
+                filters.to_body(),
+                scan_stats,
+                windows,
+                page_cap,
+                parse_timestamp("since", since) if since else None,
+                parse_timestamp("until", until) if until else None,
+            )
+        )
+    return resources
+
+
+def window_settings(
+    window_hours: float, reread_windows: int, initial_days: float, include_open: bool
+) -> WindowSettings:
+    """Validated activity window settings."""
+    _positive("activity_window_hours", window_hours)
+    _positive("activity_initial_days", initial_days)
+    if reread_windows < 0:
+        raise ConfigValueError(
+            "activity_reread_windows must be 0 or more", "activity_reread_windows"
+        )
+    return WindowSettings(window_hours, reread_windows, initial_days, include_open)
 
 
 def cursor_for_run(
@@ -121,82 +172,6 @@ def cursor_for_run(
     return dlt.sources.incremental(
         CURSOR, initial_value=start, end_value=end, on_cursor_value_missing="include"
     )
-
-
-@dlt.resource(name="insight_pages", selected=False)
-def insight_pages(
-    client_settings: ClientSettings,
-    filters_body: dict[str, Any],
-    scan_stats: ScanStats,
-    *,
-    start_page: int,
-    max_pages: int,
-    full_scan: bool,
-    last_seen_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(CURSOR),
-) -> Iterator[list[dict[str, Any]]]:
-    """Parsed API pages; the four table resources below are fed from this one scan."""
-    is_backfill = last_seen_at.end_value is not None
-    plan = plan_scan(
-        filters_body,
-        last_seen_at.start_value,
-        full_scan=full_scan or (is_backfill and last_seen_at.start_value == EPOCH),
-        start_page=start_page,
-        max_pages=max_pages,
-    )
-    scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
-    with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
-        yield from batched_records(iter_pages(client, plan), settings.BATCH_ROWS)
-
-
-@dlt.transformer(
-    name=schema.INSIGHTS,
-    primary_key="id",
-    write_disposition="merge",
-    columns=schema.dlt_columns(schema.INSIGHTS),
-)
-def insights(records: list[dict[str, Any]], scan_stats: ScanStats) -> Iterator[pa.Table]:
-    """One row per insight, merged on `id`; also publishes the scan's request counts."""
-    dlt.current.resource_metrics().update(scan_stats.as_metrics())
-    yield rows.insights_table(records)
-
-
-@dlt.transformer(
-    name=schema.CATEGORIES,
-    primary_key="id",
-    write_disposition="merge",
-    columns=schema.dlt_columns(schema.CATEGORIES),
-)
-def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
-    """Categories seen on insights, merged on `id` (latest wins)."""
-    table = seen.only_changed(schema.CATEGORIES, rows.categories_table(records))
-    if table is not None:
-        yield table
-
-
-@dlt.transformer(
-    name=schema.TEAMS,
-    primary_key="id",
-    write_disposition="merge",
-    columns=schema.dlt_columns(schema.TEAMS),
-)
-def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
-    """Teams seen on insights, merged on `id`."""
-    table = seen.only_changed(schema.TEAMS, rows.teams_table(records))
-    if table is not None:
-        yield table
-
-
-@dlt.transformer(
-    name=schema.PEOPLE,
-    primary_key="person_key",
-    write_disposition="merge",
-    columns=schema.dlt_columns(schema.PEOPLE),
-)
-def people(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
-    """People who resolved or archived insights, merged on the derived `person_key`."""
-    table = seen.only_changed(schema.PEOPLE, rows.people_table(records))
-    if table is not None:
-        yield table
 
 
 def _require_key(api_key: str | None) -> str:

@@ -166,6 +166,18 @@ class OpenCXClient:
             lambda: parse_page(self._send("POST", settings.INSIGHTS_PATH, payload), page)
         )
 
+    def get_insight(self, insight_id: str) -> dict[str, Any] | None:
+        """GET /insights/{id}: the unfiltered insight, or None when the API says 404."""
+        path = f"{settings.INSIGHTS_PATH}/{insight_id}"
+        try:
+            response = self._with_retries(lambda: self._send("GET", path, None))
+        except ApiResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        body = response.json()
+        return body if isinstance(body, dict) else None
+
     def _with_retries(self, attempt: Callable[[], T]) -> T:
         retrying = Retrying(
             retry=retry_if_exception_type((RetryableResponseError, httpx.TransportError)),
@@ -247,7 +259,9 @@ def check_status(response: httpx.Response) -> None:
             "insights:read scope",
             "api_key",
         )
-    raise ApiResponseError(f"the OpenCX API refused the request (HTTP {status}: {message})")
+    raise ApiResponseError(
+        f"the OpenCX API refused the request (HTTP {status}: {message})", status=status
+    )
 
 
 def server_message(response: httpx.Response) -> str:

@@ -48,3 +48,9 @@ class ApiResponseError(OpenCXError):
     """The API answered something a correct load cannot be built from."""
 
     exit_code = 5
+
+    def __init__(
+        self, message: str, config_key: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, config_key)
+        self.status = status

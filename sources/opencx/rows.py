@@ -30,7 +30,9 @@ TIMESTAMP_FIELDS = (
 )
 NESTED_FIELDS = ("category", "team", "resolved_by", "archived_by")
 _DIRECT_FIELDS = ("id", "insight_number", "content", "sentiment", "occurrence_count",
-                  "deep_research", *TIMESTAMP_FIELDS)  # fmt: skip
+                  "deep_research", "deleted_at", *TIMESTAMP_FIELDS)  # fmt: skip
+TOMBSTONE = "_opencx_tombstone"
+"""Marks a record that is not from the API but an `insights` row found missing from it."""
 _KNOWN_INSIGHT_FIELDS = frozenset((*_DIRECT_FIELDS, *NESTED_FIELDS))
 _INT_FIELDS = ("insight_number", "occurrence_count")
 
@@ -105,6 +107,60 @@ def insights_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
         columns["archive_reason"].append(archived_by.get("reason"))
     table = pa.table(columns, schema=schema.arrow_schema(schema.INSIGHTS))
     return _with_extras(table, records, _KNOWN_INSIGHT_FIELDS)
+
+
+def flat_insights_table(flat_rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """`insights` rows read back from the destination (tombstones), extras kept as text."""
+    known = schema.INSIGHT_COLUMNS
+    table = pa.table(
+        {col.name: [row.get(col.name) for row in flat_rows] for col in known},
+        schema=schema.arrow_schema(schema.INSIGHTS),
+    )
+    names = frozenset(col.name for col in known) | {TOMBSTONE}
+    return _with_extras(table, flat_rows, names)
+
+
+def history_table(insights: pa.Table) -> pa.Table:
+    """The tracked state of each insight, from an `insights` Arrow table (one version each)."""
+    tracked = insights.select(["id", *schema.HISTORY_TRACKED])
+    hashes = [
+        version_hash(row) for row in zip(*(c.to_pylist() for c in tracked.columns), strict=True)
+    ]
+    tracked = tracked.append_column(schema.VERSION_HASH, pa.array(hashes, pa.string()))
+    return tracked.rename_columns(
+        ["insight_id", *schema.HISTORY_TRACKED, schema.VERSION_HASH]
+    ).cast(schema.arrow_schema(schema.HISTORY))
+
+
+def version_hash(values: Sequence[Any]) -> str:
+    """Stable hash of one version's values (the insight id included)."""
+    text = "\x1f".join(
+        "" if v is None else (v.isoformat() if isinstance(v, datetime) else str(v)) for v in values
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def activity_table(
+    records: Sequence[Mapping[str, Any]],
+    window: tuple[datetime, datetime],
+    count_scope: str,
+    filters_json: str,
+) -> pa.Table:
+    """One row per insight returned for a session-date window."""
+    size = len(records)
+    return pa.table(
+        {
+            "window_start": [window[0]] * size,
+            "insight_id": [r["id"] for r in records],
+            "window_end": [window[1]] * size,
+            "occurrence_count": [r.get("occurrence_count") for r in records],
+            "count_scope": [count_scope] * size,
+            "first_seen_at": [r.get("first_seen_at") for r in records],
+            "last_seen_at": [r.get("last_seen_at") for r in records],
+            "filters": [filters_json] * size,
+        },
+        schema=schema.arrow_schema(schema.ACTIVITY),
+    )
 
 
 def categories_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:

@@ -28,10 +28,14 @@ EMPTY_PAGE_RETRIES = 2
 
 @dataclass
 class ScanStats:
-    """What one run's scan did, for the run summary (published as dlt resource metrics)."""
+    """What one run's scans did: ids seen (for reconciliation) and counts for the summary."""
 
     strategy: str = "not started"
     requests: RequestStats = field(default_factory=RequestStats)
+    seen_ids: set[str] = field(default_factory=set)
+    saw_archived: bool = False
+    duplicates: int = 0
+    deleted: int = 0
 
     def as_metrics(self) -> dict[str, Any]:
         """Plain values for dlt's custom resource metrics."""
@@ -39,6 +43,8 @@ class ScanStats:
             "strategy": self.strategy,
             "requests": self.requests.requests,
             "retries": self.requests.retries,
+            "duplicates_skipped": self.duplicates,
+            "marked_deleted": self.deleted,
         }
 
 
@@ -116,6 +122,29 @@ def iter_pages(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, 
     raise ApiResponseError(
         f"stopped after {plan.max_pages} pages without reaching the last page", "max_pages"
     )
+
+
+def unique_records(
+    pages: Iterator[list[dict[str, Any]]], scan_stats: ScanStats
+) -> Iterator[list[dict[str, Any]]]:
+    """Drop insights already seen in this run.
+
+    Rows shift between pages while we page (a new session moves an insight up), so the same
+    insight can come twice; one version per insight per load keeps merge and scd2 exact.
+    """
+    seen = scan_stats.seen_ids
+    for records in pages:
+        fresh = []
+        for record in records:
+            if record["id"] in seen:
+                scan_stats.duplicates += 1
+                continue
+            seen.add(record["id"])
+            if record.get("archived_at") is not None:
+                scan_stats.saw_archived = True
+            fresh.append(record)
+        if fresh:
+            yield fresh
 
 
 def batched_records(

@@ -24,9 +24,17 @@ class Column:
     arrow_type: pa.DataType
     description: str
     primary_key: bool = False
+    required: bool = False
+
+    @property
+    def nullable(self) -> bool:
+        """Keys and required columns are declared NOT NULL."""
+        return not (self.primary_key or self.required)
 
 
 INSIGHTS = "insights"
+HISTORY = "insight_history"
+ACTIVITY = "insight_activity"
 CATEGORIES = "categories"
 TEAMS = "teams"
 PEOPLE = "people"
@@ -56,6 +64,11 @@ INSIGHT_COLUMNS: tuple[Column, ...] = (
     Column("last_seen_at", TIMESTAMP, "Latest session in which it was seen (incremental cursor)."),
     Column("created_at", TIMESTAMP, "When OpenCX created the insight."),
     Column("updated_at", TIMESTAMP, "When OpenCX last changed the insight."),
+    Column(
+        "deleted_at",
+        TIMESTAMP,
+        "When a reconciliation found the insight gone from the API; null while the API returns it.",
+    ),
 )
 CATEGORY_COLUMNS: tuple[Column, ...] = (
     Column("id", pa.string(), "Category UUID.", primary_key=True),
@@ -78,24 +91,67 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("avatar_url", pa.string(), "Avatar URL from resolved_by / archived_by."),
 )
 
+HISTORY_TRACKED = (
+    "status", "occurrence_count", "category_id", "team_id", "resolved_by_key", "resolved_at",
+    "archived_by_key", "archived_at", "archive_reason", "first_seen_at", "last_seen_at",
+    "deleted_at",
+)  # fmt: skip
+VALID_FROM, VALID_TO = "valid_from", "valid_to"
+VERSION_HASH = "version_hash"
+_INSIGHT_BY_NAME = {col.name: col for col in INSIGHT_COLUMNS}
+HISTORY_COLUMNS: tuple[Column, ...] = (
+    Column("insight_id", pa.string(), "FK to insights.id; one row per version of the insight."),
+    *(_INSIGHT_BY_NAME[name] for name in HISTORY_TRACKED),
+    Column(
+        VERSION_HASH,
+        pa.string(),
+        "Hash of the tracked columns: a new version is written only when it changes.",
+        required=True,
+    ),
+)
+ACTIVITY_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "window_start", TIMESTAMP, "Start of the session-date window (inclusive).", primary_key=True
+    ),
+    Column("insight_id", pa.string(), "FK to insights.id.", primary_key=True),
+    Column("window_end", TIMESTAMP, "End of the window (exclusive)."),
+    Column(
+        "occurrence_count",
+        pa.int64(),
+        "occurrence_count as the API returned it for this window; see count_scope before summing.",
+    ),
+    Column(
+        "count_scope",
+        pa.string(),
+        "window: the API counted only this window's sessions "
+        "(additive across windows); lifetime: the API returned the all-time count (not "
+        "additive); unknown: could not be told apart in this run.",
+    ),
+    Column("first_seen_at", TIMESTAMP, "first_seen_at as the API returned it for this window."),
+    Column("last_seen_at", TIMESTAMP, "last_seen_at as the API returned it for this window."),
+    Column("filters", pa.string(), "The other request filters in force, as canonical JSON."),
+)
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     INSIGHTS: INSIGHT_COLUMNS,
     CATEGORIES: CATEGORY_COLUMNS,
     TEAMS: TEAM_COLUMNS,
     PEOPLE: PEOPLE_COLUMNS,
+    HISTORY: HISTORY_COLUMNS,
+    ACTIVITY: ACTIVITY_COLUMNS,
 }
 
 
 def arrow_schema(table: str) -> pa.Schema:
     """Arrow schema of a table's documented columns."""
     return pa.schema(
-        [pa.field(c.name, c.arrow_type, nullable=not c.primary_key) for c in TABLE_COLUMNS[table]]
+        [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in TABLE_COLUMNS[table]]
     )
 
 
-def primary_key(table: str) -> str:
-    """The single primary-key column of a table."""
-    return next(col.name for col in TABLE_COLUMNS[table] if col.primary_key)
+def primary_key(table: str) -> list[str]:
+    """The primary-key columns of a table."""
+    return [col.name for col in TABLE_COLUMNS[table] if col.primary_key]
 
 
 def dlt_columns(table: str) -> TTableSchemaColumns:
@@ -107,7 +163,7 @@ def _dlt_column(col: Column) -> TColumnSchema:
     hint: dict[str, Any] = {
         "name": col.name,
         "data_type": _DLT_TYPES[str(col.arrow_type)],
-        "nullable": not col.primary_key,
+        "nullable": col.nullable,
         "description": col.description,
     }
     if col.arrow_type == TIMESTAMP:
