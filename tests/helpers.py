@@ -134,6 +134,7 @@ def expected_insight(item: Mapping[str, Any]) -> dict[str, Any]:
         "last_seen_at": ts(item.get("last_seen_at")),
         "created_at": ts(item.get("created_at")),
         "updated_at": ts(item.get("updated_at")),
+        "deleted_at": None,
     }
 
 
