@@ -86,7 +86,13 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     )
     with Simulator(config) as sim:
         print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
-        yield {"base_url": sim.base_url, "api_key": DEMO_API_KEY, "requests_per_minute": 0}
+        yield {
+            "base_url": sim.base_url,
+            "api_key": DEMO_API_KEY,
+            "requests_per_minute": 0,
+            "activity": True,
+            "activity_initial_days": 14,
+        }
 
 
 def make_pipeline(target: RunTarget) -> Pipeline:
@@ -127,17 +133,20 @@ def cursor_value(pipeline: Pipeline) -> Any:
 
 
 def extract_metrics(pipeline: Pipeline) -> dict[str, Any]:
-    """Custom metrics the source recorded (requests, retries, strategy)."""
+    """Custom metrics the source recorded; the request counter is shared by all resources."""
     trace = pipeline.last_trace
     info = trace.last_extract_info if trace else None
-    if info is None:
-        return {}
-    for metrics in info.metrics.values():
+    merged: dict[str, Any] = {}
+    for metrics in info.metrics.values() if info else []:
         for step in metrics:
-            resource = step.get("resource_metrics", {}).get("insights")
-            if resource is not None:
-                return dict(resource.custom_metrics)
-    return {}
+            for name, resource in step.get("resource_metrics", {}).items():
+                custom = dict(resource.custom_metrics)
+                if name == "insights" and "strategy" in custom:
+                    merged["strategy"] = custom["strategy"]
+                for key in ("requests", "retries", "marked_deleted"):
+                    if key in custom:
+                        merged[key] = max(merged.get(key, 0), custom[key])
+    return merged
 
 
 def print_summary(
@@ -147,12 +156,13 @@ def print_summary(
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     counts = dict(normalize.row_counts) if normalize else {}
-    tables = ("insights", "categories", "teams", "people")
+    tables = ("insights", "categories", "teams", "people", "insight_history", "insight_activity")
     rows = ", ".join(f"{t} {counts.get(t, 0)}" for t in tables)
     metrics = extract_metrics(pipeline)
     print(f"loaded into {target.description}, dataset {target.dataset} "
           f"(pipeline {pipeline.pipeline_name})")  # fmt: skip
-    print(f"  strategy: {metrics.get('strategy', 'n/a')}")
+    print(f"  strategy: {metrics.get('strategy', 'n/a')}, "
+          f"marked deleted: {metrics.get('marked_deleted', 0)}")  # fmt: skip
     print(f"  rows: {rows}")
     print(f"  requests: {metrics.get('requests', 0)} (retries {metrics.get('retries', 0)}), "
           f"elapsed {elapsed:.1f} s")  # fmt: skip
