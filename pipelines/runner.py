@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,14 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """Start the bundled simulator; the demo never talks to api.open.cx."""
     from sources.opencx_simulator import Simulator, SimulatorConfig  # noqa: PLC0415
 
+    # Anchored to today's midnight so repeated demo runs see the same data all day: the
+    # second run then shows what a scheduled run with nothing new does.
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     config = SimulatorConfig(
-        seed=args.demo_seed, n_insights=args.demo_insights, api_keys={DEMO_API_KEY: ("*",)}
+        seed=args.demo_seed,
+        n_insights=args.demo_insights,
+        now=today,
+        api_keys={DEMO_API_KEY: ("*",)},
     )
     with Simulator(config) as sim:
         print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
@@ -115,12 +122,24 @@ def run(args: argparse.Namespace) -> int:
             source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
         target = resolve_target(args, args.demo)
         pipeline = make_pipeline(target)
-        pipeline.sync_destination()  # a fresh machine restores the cursor from the destination
+        if cursor_value(pipeline) is None:
+            pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
-        source = opencx(**source_args)
-        pipeline.run(source)
+        run_catching_up(pipeline, source_args)
         print_summary(pipeline, target, cursor_before, time.monotonic() - started)
     return 0
+
+
+def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> None:
+    """Finish what a killed run left behind, then load what is new.
+
+    dlt ignores new data while load packages are pending, so a run after a crash would only
+    finish the old package. Completing it first (its state commits with it) and then building
+    the source from that state makes the same run also catch up with the API.
+    """
+    if pipeline.has_pending_data:
+        pipeline.run()
+    pipeline.run(opencx(**source_args))
 
 
 def cursor_value(pipeline: Pipeline) -> Any:
@@ -163,7 +182,7 @@ def print_summary(
           f"(pipeline {pipeline.pipeline_name})")  # fmt: skip
     print(f"  strategy: {metrics.get('strategy', 'n/a')}, "
           f"marked deleted: {metrics.get('marked_deleted', 0)}")  # fmt: skip
-    print(f"  rows: {rows}")
+    print(f"  rows merged: {rows}")
     print(f"  requests: {metrics.get('requests', 0)} (retries {metrics.get('retries', 0)}), "
           f"elapsed {elapsed:.1f} s")  # fmt: skip
     print(f"  cursor last_seen_at: {_fmt(cursor_before)} -> {_fmt(cursor_value(pipeline))}")

@@ -15,7 +15,7 @@ import dlt
 import duckdb
 from dlt.pipeline.pipeline import Pipeline
 
-from sources.opencx import opencx
+from pipelines.runner import run_catching_up
 from sources.opencx_simulator import Simulator
 
 TEST_KEY = "ocx_test_SECRET_5f1c2a9e"
@@ -59,7 +59,7 @@ class Workspace:
         if "base_url" not in args:
             args["base_url"] = sim.base_url
         pipeline = self.pipeline()
-        pipeline.run(opencx(**args))
+        run_catching_up(pipeline, args)
         return pipeline
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:

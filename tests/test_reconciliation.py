@@ -97,12 +97,13 @@ def test_interrupted_reconciliation_marks_nothing(
 
     def fail(index: int, body: object) -> None:
         if index == base + fault_at:
-            sim.faults.enqueue(*["503"] * 5)
+            sim.faults.enqueue(*["503"] * 30)
 
     sim.on_request = fail
     with pytest.raises(PipelineStepFailed):
         ws.load(sim, full_refresh=True, max_attempts=3)
     sim.on_request = None
+    sim.faults.clear()
     assert loaded_insights(ws) == before
     ws.load(sim, full_refresh=True)
     assert live_rows(ws) == truth_rows(sim)

@@ -146,8 +146,9 @@ def test_exhausted_retries_fail_and_keep_the_cursor(ws: Workspace, sim: Simulato
     pipeline = ws.load(sim)
     cursor, before = cursor_of(pipeline), loaded_insights(ws)
     sim.store.bump_counts(20)
-    sim.faults.enqueue(*["503"] * 3)
+    sim.faults.enqueue(*["503"] * 30)
     cause = fail_load(ws, sim, max_attempts=3)
+    sim.faults.clear()
     assert isinstance(cause, ApiResponseError)
     assert cursor_of(ws.pipeline()) == cursor
     assert loaded_insights(ws) == before
@@ -158,11 +159,12 @@ def test_exhausted_retries_fail_and_keep_the_cursor(ws: Workspace, sim: Simulato
 def test_failure_on_a_later_page_commits_nothing(ws: Workspace, sim: Simulator) -> None:
     def fail_late(index: int, body: object) -> None:
         if index == 5:
-            sim.faults.enqueue(*["502"] * 3)
+            sim.faults.enqueue(*["502"] * 30)
 
     sim.on_request = fail_late
     fail_load(ws, sim, max_attempts=3)
     sim.on_request = None
+    sim.faults.clear()
     assert "insights" not in ws.tables()
     assert "insight_pages" not in ws.pipeline().state.get("sources", {}).get("opencx", {}).get(
         "resources", {}

@@ -70,6 +70,7 @@ def opencx(
     max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS,
     backoff_base_seconds: float = 0.5,
     max_pages: int = settings.DEFAULT_MAX_PAGES,
+    concurrency: int = settings.DEFAULT_CONCURRENCY,
     activity: bool = False,
     activity_window_hours: float = 24.0,
     activity_reread_windows: int = 3,
@@ -95,6 +96,7 @@ def opencx(
         max_attempts=int(_positive("max_attempts", max_attempts)),
         backoff_base_seconds=backoff_base_seconds,
         requests_per_minute=requests_per_minute or None,
+        max_connections=int(_positive("concurrency", concurrency)),
     )
     cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
     scan_stats = ScanStats()

@@ -72,13 +72,15 @@ def plan_windows(
         cursor += size
 
 
-def window_plan(filters_body: dict[str, Any], window: Window, max_pages: int) -> ScanPlan:
+def window_plan(
+    filters_body: dict[str, Any], window: Window, max_pages: int, concurrency: int = 1
+) -> ScanPlan:
     """A full scan of one window (the other filters as configured)."""
     body = {k: v for k, v in filters_body.items() if k not in SESSION_DATE_FIELDS}
     body.update(FULL_SCAN_SORT)
     body["sessionFromDate"] = format_timestamp(window[0])
     body["sessionToDate"] = format_timestamp(window[1] - ONE_MS)
-    return ScanPlan(body, None, 1, max_pages)
+    return ScanPlan(body, None, 1, max_pages, concurrency)
 
 
 def filters_json(filters_body: dict[str, Any]) -> str:
@@ -89,11 +91,15 @@ def filters_json(filters_body: dict[str, Any]) -> str:
 
 
 def read_window(
-    client: OpenCXClient, filters_body: dict[str, Any], window: Window, max_pages: int
+    client: OpenCXClient,
+    filters_body: dict[str, Any],
+    window: Window,
+    max_pages: int,
+    concurrency: int = 1,
 ) -> list[dict[str, Any]]:
     """Every insight the API returns for one window, deduplicated by id (latest page wins)."""
     by_id: dict[str, dict[str, Any]] = {}
-    for page in iter_pages(client, window_plan(filters_body, window, max_pages)):
+    for page in iter_pages(client, window_plan(filters_body, window, max_pages, concurrency)):
         for record in page:
             by_id[record["id"]] = record
     return list(by_id.values())

@@ -53,6 +53,7 @@ def insight_pages(
         full_scan=full_scan or (is_backfill and last_seen_at.start_value == EPOCH),
         start_page=start_page,
         max_pages=max_pages,
+        concurrency=client_settings.max_connections,
     )
     scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
     reconciling = full_scan and reconcile.covers_everything(filters_body, start_page)
@@ -76,7 +77,7 @@ def _scan(
 
 def _archived_plan(plan: ScanPlan) -> ScanPlan:
     """Whether status "all" includes archived insights is undocumented: ask for them too."""
-    return ScanPlan({**plan.body, "status": "archived"}, None, 1, plan.max_pages)
+    return ScanPlan({**plan.body, "status": "archived"}, None, 1, plan.max_pages, plan.concurrency)
 
 
 def _insight_rows(records: list[dict[str, Any]]) -> pa.Table:
@@ -196,7 +197,9 @@ def insight_activity(
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
         detector = activity.ScopeDetector(client)
         for window in windows:
-            records = activity.read_window(client, filters_body, window, max_pages)
+            records = activity.read_window(
+                client, filters_body, window, max_pages, client_settings.max_connections
+            )
             if records:
                 scope = detector.scope_for(records, window)
                 yield rows.activity_table(records, window, scope, recorded_filters)

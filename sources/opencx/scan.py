@@ -10,8 +10,10 @@ Two strategies, chosen per run:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +83,7 @@ class ScanPlan:
     stop_below: datetime | None
     start_page: int
     max_pages: int
+    concurrency: int = 1
 
     @property
     def is_full_scan(self) -> bool:
@@ -95,6 +98,7 @@ def plan_scan(
     full_scan: bool,
     start_page: int,
     max_pages: int,
+    concurrency: int = 1,
 ) -> ScanPlan:
     """Pick the strategy; a user-chosen sort forces a full scan in that order."""
     user_sort: dict[str, Any] = {
@@ -102,24 +106,82 @@ def plan_scan(
     }
     base = {k: v for k, v in filters_body.items() if k not in ("sortBy", "sortOrder")}
     if user_sort:
-        return ScanPlan({**base, **user_sort}, None, start_page, max_pages)
-    if full_scan or cursor_start is None:
-        return ScanPlan({**base, **FULL_SCAN_SORT}, None, start_page, max_pages)
-    return ScanPlan({**base, **RECENT_FIRST_SORT}, cursor_start, start_page, max_pages)
+        plan = ScanPlan({**base, **user_sort}, None, start_page, max_pages)
+    elif full_scan or cursor_start is None:
+        plan = ScanPlan({**base, **FULL_SCAN_SORT}, None, start_page, max_pages)
+    else:
+        plan = ScanPlan({**base, **RECENT_FIRST_SORT}, cursor_start, start_page, max_pages)
+    return replace(plan, concurrency=concurrency)
 
 
 def iter_pages(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, Any]]]:
-    """Yield parsed insight records page by page until the last page, the cursor or the cap."""
-    page_number = plan.start_page
-    for _ in range(plan.max_pages):
+    """Yield parsed insight records page by page until the last page, the cursor or the cap.
+
+    A full scan knows its length after the first page, so it fetches the rest with up to
+    `plan.concurrency` requests in flight (still paced, still yielded in page order). A
+    recent-first scan stays sequential: it must look at each page before asking for the next.
+    """
+    first = _fetch_non_empty(client, plan, plan.start_page)
+    records = _parse(first)
+    if records:
+        yield records
+    if _is_last(first, plan.start_page) or _reached_cursor(records, plan.stop_below):
+        return
+    if plan.is_full_scan and plan.concurrency > 1:
+        yield from _pages_in_parallel(client, plan, first.total_pages)
+    else:
+        yield from _pages_in_sequence(client, plan)
+
+
+def _pages_in_sequence(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, Any]]]:
+    for page_number in range(plan.start_page + 1, plan.start_page + plan.max_pages):
         page = _fetch_non_empty(client, plan, page_number)
-        records = [parse_insight(item) for item in page.items]
+        records = _parse(page)
         if records:
             yield records
         if _is_last(page, page_number) or _reached_cursor(records, plan.stop_below):
             return
-        page_number += 1
-    raise ApiResponseError(
+    raise _page_cap_error(plan)
+
+
+def _pages_in_parallel(
+    client: OpenCXClient, plan: ScanPlan, total_pages: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages start_page+1.. fetched concurrently; the reported total is followed as it moves."""
+    last_allowed = plan.start_page + plan.max_pages - 1
+    next_page = plan.start_page + 1
+    pending: deque[tuple[int, Future[InsightsPage]]] = deque()
+    with ThreadPoolExecutor(plan.concurrency, thread_name_prefix="opencx-page") as pool:
+        try:
+            while True:
+                while len(pending) < 2 * plan.concurrency and next_page <= total_pages:
+                    if next_page > last_allowed:
+                        raise _page_cap_error(plan)
+                    pending.append(
+                        (next_page, pool.submit(_fetch_non_empty, client, plan, next_page))
+                    )
+                    next_page += 1
+                if not pending:
+                    return
+                _, future = pending.popleft()
+                page = future.result()
+                records = _parse(page)
+                if records:
+                    yield records
+                if not page.items:
+                    return
+                total_pages = page.total_pages
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _parse(page: InsightsPage) -> list[dict[str, Any]]:
+    return [parse_insight(item) for item in page.items]
+
+
+def _page_cap_error(plan: ScanPlan) -> ApiResponseError:
+    return ApiResponseError(
         f"stopped after {plan.max_pages} pages without reaching the last page", "max_pages"
     )
 

@@ -39,6 +39,8 @@ MAX_RETRY_AFTER_SECONDS: Final = 300.0
 # Hard cap on pages per scan: far above any real tenant, low enough to stop a server that
 # keeps answering `totalPages` larger than what it serves.
 DEFAULT_MAX_PAGES: Final = 100_000
+# Requests in flight during full scans (pacing still applies): hides latency, not the limit.
+DEFAULT_CONCURRENCY: Final = 4
 
 # The API may stamp `last_seen_at` with the session's time once the session is analysed, hours
 # after it happened. 24 h re-reads a day of active insights per run (a few pages) and covers
