@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read every insight (sorted by creation) and merge; keeps the cursor",
     )
+    mode.add_argument(
+        "--activity",
+        action="store_true",
+        help="also load insight_activity, per session-date window (sources.opencx.activity)",
+    )
     mode.add_argument("--since", help="backfill insights last seen at or after this ISO 8601 time")
     mode.add_argument("--until", help="backfill insights last seen before this ISO 8601 time")
     mode.add_argument(
@@ -68,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--dataset", help="dataset / schema name (default opencx)")
     target.add_argument(
         "--duckdb-path",
-        help="DuckDB file (default data/opencx.duckdb in the "
+        help="DuckDB file (default data/opencx_insights.duckdb in the "
         "project; or DESTINATION__DUCKDB__CREDENTIALS)",
     )
     api = parser.add_argument_group("API")
@@ -100,6 +105,7 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = [*FILTER_FLAGS, "since", "until", "lookback_hours", "base_url",
              "requests_per_minute"]  # fmt: skip
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    if args.full_refresh:
-        overrides["full_refresh"] = True
+    for flag in ("full_refresh", "activity"):
+        if getattr(args, flag):
+            overrides[flag] = True
     return overrides

@@ -7,7 +7,7 @@ session-date window with its own cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -80,6 +80,19 @@ def _archived_plan(plan: ScanPlan) -> ScanPlan:
     return ScanPlan({**plan.body, "status": "archived"}, None, 1, plan.max_pages, plan.concurrency)
 
 
+def _new_entities(
+    records: list[dict[str, Any]],
+    seen: SeenEntities,
+    table_name: str,
+    build: Callable[[list[dict[str, Any]]], pa.Table | None],
+) -> Iterator[pa.Table]:
+    """Entity rows of an API batch not yet emitted in this run (tombstones carry none)."""
+    if records and rows.TOMBSTONE not in records[0]:
+        table = seen.only_changed(table_name, build(records))
+        if table is not None:
+            yield table
+
+
 def _insight_rows(records: list[dict[str, Any]]) -> pa.Table:
     if records and rows.TOMBSTONE in records[0]:
         return rows.flat_insights_table(records)
@@ -130,10 +143,7 @@ def insight_history(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
 )
 def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Categories seen on insights, merged on `id` (latest wins)."""
-    if records and rows.TOMBSTONE not in records[0]:
-        table = seen.only_changed(schema.CATEGORIES, rows.categories_table(records))
-        if table is not None:
-            yield table
+    yield from _new_entities(records, seen, schema.CATEGORIES, rows.categories_table)
 
 
 @dlt.transformer(
@@ -144,10 +154,7 @@ def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa
 )
 def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Teams seen on insights, merged on `id`."""
-    if records and rows.TOMBSTONE not in records[0]:
-        table = seen.only_changed(schema.TEAMS, rows.teams_table(records))
-        if table is not None:
-            yield table
+    yield from _new_entities(records, seen, schema.TEAMS, rows.teams_table)
 
 
 @dlt.transformer(
@@ -158,10 +165,7 @@ def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Tabl
 )
 def people(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """People who resolved or archived insights, merged on the derived `person_key`."""
-    if records and rows.TOMBSTONE not in records[0]:
-        table = seen.only_changed(schema.PEOPLE, rows.people_table(records))
-        if table is not None:
-            yield table
+    yield from _new_entities(records, seen, schema.PEOPLE, rows.people_table)
 
 
 @dlt.resource(
