@@ -25,6 +25,7 @@ from sources.opencx.resources import (
     EPOCH,
     FAR_FUTURE,
     HISTORY_DISPOSITION,
+    InsightTables,
     categories,
     insight_activity,
     insight_history,
@@ -110,11 +111,11 @@ def opencx(
         full_scan=full_refresh,
         last_seen_at=cursor,
     )
-    seen = SeenEntities()
+    seen, tables = SeenEntities(), InsightTables()
     resources = [
         pages,
-        pages | insights(scan_stats),
-        (pages | insight_history).apply_hints(write_disposition=HISTORY_DISPOSITION),
+        pages | insights(scan_stats, tables),
+        (pages | insight_history(tables)).apply_hints(write_disposition=HISTORY_DISPOSITION),
         pages | categories(seen),
         pages | teams(seen),
         pages | people(seen),

@@ -93,7 +93,25 @@ def _new_entities(
             yield table
 
 
-def _insight_rows(records: list[dict[str, Any]]) -> pa.Table:
+class InsightTables:
+    """The `insights` Arrow table of the latest batch, shared by two transformers.
+
+    `insights` and `insight_history` receive the same batch object one after the other;
+    building the table once halves the Python work per row.
+    """
+
+    def __init__(self) -> None:
+        self._batch: list[dict[str, Any]] | None = None
+        self._table: pa.Table | None = None
+
+    def for_batch(self, records: list[dict[str, Any]]) -> pa.Table:
+        """The table for `records`, built on first request."""
+        if self._batch is not records or self._table is None:
+            self._batch, self._table = records, _build_insight_rows(records)
+        return self._table
+
+
+def _build_insight_rows(records: list[dict[str, Any]]) -> pa.Table:
     if records and rows.TOMBSTONE in records[0]:
         return rows.flat_insights_table(records)
     return rows.insights_table(records)
@@ -105,10 +123,12 @@ def _insight_rows(records: list[dict[str, Any]]) -> pa.Table:
     write_disposition="merge",
     columns=schema.dlt_columns(schema.INSIGHTS),
 )
-def insights(records: list[dict[str, Any]], scan_stats: ScanStats) -> Iterator[pa.Table]:
+def insights(
+    records: list[dict[str, Any]], scan_stats: ScanStats, tables: InsightTables
+) -> Iterator[pa.Table]:
     """One row per insight, merged on `id`; also publishes the scan's request counts."""
     dlt.current.resource_metrics().update(scan_stats.as_metrics())
-    yield _insight_rows(records)
+    yield tables.for_batch(records)
 
 
 HISTORY_DISPOSITION: TScd2StrategyDict = {
@@ -125,14 +145,14 @@ HISTORY_DISPOSITION: TScd2StrategyDict = {
     merge_key="insight_id",
     columns=schema.dlt_columns(schema.HISTORY),
 )
-def insight_history(records: list[dict[str, Any]]) -> Iterator[pa.Table]:
+def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> Iterator[pa.Table]:
     """A new version per insight whose tracked state changed (dlt scd2).
 
     `merge_key` limits retiring to the insights in this load, so an incremental run, which
     sees only recent insights, never closes the others. Deletions arrive as tombstones whose
     `deleted_at` differs, which closes the live version and opens a terminal one.
     """
-    yield rows.history_table(_insight_rows(records))
+    yield rows.history_table(tables.for_batch(records))
 
 
 @dlt.transformer(

@@ -8,6 +8,7 @@ so an API change never drops data or breaks a load on a type clash.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -78,8 +79,13 @@ def person_key(person: Mapping[str, Any] | None) -> str | None:
     name, avatar = person.get("name"), person.get("avatar_url")
     if name is None and avatar is None:
         return None
-    raw = f"{name or ''}\x1f{avatar or ''}"
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+    return _hash_person(str(name or ""), str(avatar or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_person(name: str, avatar: str) -> str:
+    """A tenant has few people and they repeat on every page: hash each pair once."""
+    return hashlib.sha256(f"{name}\x1f{avatar}".encode()).hexdigest()[:32]
 
 
 def derive_status(record: Mapping[str, Any]) -> str:
@@ -93,18 +99,16 @@ def derive_status(record: Mapping[str, Any]) -> str:
 
 def insights_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
     """One row per insight with foreign keys in place of nested objects."""
-    columns: dict[str, list[Any]] = {col.name: [] for col in schema.INSIGHT_COLUMNS}
-    for record in records:
-        for name in _DIRECT_FIELDS:
-            columns[name].append(record.get(name))
-        category, team = _obj(record, "category"), _obj(record, "team")
-        archived_by = _obj(record, "archived_by")
-        columns["status"].append(derive_status(record))
-        columns["category_id"].append(category.get("id"))
-        columns["team_id"].append(team.get("id"))
-        columns["resolved_by_key"].append(person_key(_obj(record, "resolved_by")))
-        columns["archived_by_key"].append(person_key(archived_by))
-        columns["archive_reason"].append(archived_by.get("reason"))
+    columns: dict[str, list[Any]] = {
+        name: [r.get(name) for r in records] for name in _DIRECT_FIELDS
+    }
+    archived_by = [_obj(r, "archived_by") for r in records]
+    columns["status"] = [derive_status(r) for r in records]
+    columns["category_id"] = [_obj(r, "category").get("id") for r in records]
+    columns["team_id"] = [_obj(r, "team").get("id") for r in records]
+    columns["resolved_by_key"] = [person_key(_obj(r, "resolved_by")) for r in records]
+    columns["archived_by_key"] = [person_key(a) for a in archived_by]
+    columns["archive_reason"] = [a.get("reason") for a in archived_by]
     table = pa.table(columns, schema=schema.arrow_schema(schema.INSIGHTS))
     return _with_extras(table, records, _KNOWN_INSIGHT_FIELDS)
 
@@ -201,9 +205,12 @@ def _entity_table(
     return _with_extras(table, rows, frozenset(col.name for col in cols))
 
 
+_NO_OBJECT: Mapping[str, Any] = {}
+
+
 def _obj(record: Mapping[str, Any], field: str) -> Mapping[str, Any]:
     value = record.get(field)
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else _NO_OBJECT
 
 
 def _with_extras(

@@ -7,6 +7,7 @@ API happens to return in a given run. Declared columns exist even when every val
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,7 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+@functools.cache
 def arrow_schema(table: str) -> pa.Schema:
     """Arrow schema of a table's documented columns."""
     return pa.schema(
