@@ -24,6 +24,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.cli import source_overrides
 from pipelines.progress import LongLoadProgress
 from sources.opencx import opencx, settings
+from sources.opencx.scan import ScanStats
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
@@ -125,12 +126,12 @@ def run(args: argparse.Namespace) -> int:
         if cursor_value(pipeline) is None:
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
-        run_catching_up(pipeline, source_args)
-        print_summary(pipeline, target, cursor_before, time.monotonic() - started)
+        stats = run_catching_up(pipeline, source_args)
+        print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started)
     return 0
 
 
-def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> None:
+def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> ScanStats:
     """Finish what a killed run left behind, then load what is new.
 
     dlt ignores new data while load packages are pending, so a run after a crash would only
@@ -139,7 +140,9 @@ def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> None:
     """
     if pipeline.has_pending_data:
         pipeline.run()
-    pipeline.run(opencx(**source_args))
+    stats = ScanStats()
+    pipeline.run(opencx(**source_args, stats=stats))
+    return stats
 
 
 def cursor_value(pipeline: Pipeline) -> Any:
@@ -151,25 +154,8 @@ def cursor_value(pipeline: Pipeline) -> Any:
         return None
 
 
-def extract_metrics(pipeline: Pipeline) -> dict[str, Any]:
-    """Custom metrics the source recorded; the request counter is shared by all resources."""
-    trace = pipeline.last_trace
-    info = trace.last_extract_info if trace else None
-    merged: dict[str, Any] = {}
-    for metrics in info.metrics.values() if info else []:
-        for step in metrics:
-            for name, resource in step.get("resource_metrics", {}).items():
-                custom = dict(resource.custom_metrics)
-                if name == "insights" and "strategy" in custom:
-                    merged["strategy"] = custom["strategy"]
-                for key in ("requests", "retries", "marked_deleted"):
-                    if key in custom:
-                        merged[key] = max(merged.get(key, 0), custom[key])
-    return merged
-
-
 def print_summary(
-    pipeline: Pipeline, target: RunTarget, cursor_before: Any, elapsed: float
+    pipeline: Pipeline, target: RunTarget, stats: ScanStats, cursor_before: Any, elapsed: float
 ) -> None:
     """What a cron log needs: rows per table, requests, retries, time, cursor movement."""
     trace = pipeline.last_trace
@@ -177,13 +163,12 @@ def print_summary(
     counts = dict(normalize.row_counts) if normalize else {}
     tables = ("insights", "categories", "teams", "people", "insight_history", "insight_activity")
     rows = ", ".join(f"{t} {counts.get(t, 0)}" for t in tables)
-    metrics = extract_metrics(pipeline)
     print(f"loaded into {target.description}, dataset {target.dataset} "
           f"(pipeline {pipeline.pipeline_name})")  # fmt: skip
-    print(f"  strategy: {metrics.get('strategy', 'n/a')}, "
-          f"marked deleted: {metrics.get('marked_deleted', 0)}")  # fmt: skip
+    print(f"  strategy: {stats.strategy}, unchanged skipped: {stats.unchanged}, "
+          f"marked deleted: {stats.deleted}")  # fmt: skip
     print(f"  rows merged: {rows}")
-    print(f"  requests: {metrics.get('requests', 0)} (retries {metrics.get('retries', 0)}), "
+    print(f"  requests: {stats.requests.requests} (retries {stats.requests.retries}), "
           f"elapsed {elapsed:.1f} s")  # fmt: skip
     print(f"  cursor last_seen_at: {_fmt(cursor_before)} -> {_fmt(cursor_value(pipeline))}")
 

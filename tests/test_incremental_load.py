@@ -181,3 +181,28 @@ def test_empty_result_loads_nothing_and_succeeds(ws: Workspace, sim: Simulator) 
     requests = insight_requests(sim)
     assert len(requests) == 1
     assert requests[0].body["search"] == "no insight says this 1f0e"
+
+
+def test_run_with_nothing_new_loads_nothing(ws: Workspace, sim: Simulator) -> None:
+    ws.load(sim)
+    ws.load(sim)  # remembers what the lookback window holds
+    loads_before = ws.query("SELECT COUNT(*) FROM _dlt_loads")[0][0]
+    sim.clear_requests()
+    pipeline = ws.load(sim)
+    assert ws.query("SELECT COUNT(*) FROM _dlt_loads")[0][0] == loads_before
+    assert pipeline.last_trace.last_normalize_info is None or not any(
+        pipeline.last_trace.last_normalize_info.row_counts.get(t) for t in TABLES
+    )
+    assert len(insight_requests(sim)) >= 1
+
+
+def test_changed_insight_in_the_lookback_is_loaded_again(ws: Workspace, sim: Simulator) -> None:
+    pipeline = ws.load(sim)
+    ws.load(sim)
+    cursor = cursor_of(pipeline)
+    recent = [
+        i for i in sim.store.ground_truth() if ts(i["last_seen_at"]) >= cursor - timedelta(hours=1)
+    ]  # type: ignore[operator]
+    sim.store.resolve(recent[0]["id"])  # does not move last_seen_at, but is inside the lookback
+    ws.load(sim)
+    assert_matches_ground_truth(ws, sim)

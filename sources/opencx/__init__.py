@@ -77,6 +77,7 @@ def opencx(
     activity_reread_windows: int = 3,
     activity_initial_days: float = 30.0,
     activity_include_open_window: bool = False,
+    stats: ScanStats | None = None,
 ) -> Sequence[DltResource]:
     """OpenCX insights with their categories, teams and people.
 
@@ -85,6 +86,7 @@ def opencx(
     `since`/`until` bound a backfill on `last_seen_at` and leave the stored cursor untouched.
     Filters (category ... page) are sent as the request body; `page` is the first page to read.
     `activity` adds the per-session-date-window table `insight_activity` (more requests).
+    `stats` is not configuration: pass a `ScanStats` to read the run's request counts after it.
     """
     local = dict(locals())
     filters = build_filters(
@@ -100,7 +102,7 @@ def opencx(
         max_connections=int(_positive("concurrency", concurrency)),
     )
     cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
-    scan_stats = ScanStats()
+    scan_stats = stats if stats is not None else ScanStats()
     page_cap = int(_positive("max_pages", max_pages))
     pages = insight_pages(
         client_settings,

@@ -17,6 +17,7 @@ from dlt.common.schema.typing import TScd2StrategyDict
 
 from sources.opencx import activity, reconcile, rows, schema, settings
 from sources.opencx.client import ClientSettings, OpenCXClient
+from sources.opencx.fingerprints import ChangedOnly
 from sources.opencx.scan import (
     ScanPlan,
     ScanStats,
@@ -58,7 +59,13 @@ def insight_pages(
     scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
     reconciling = full_scan and reconcile.covers_everything(filters_body, start_page)
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
-        yield from _scan(client, plan, scan_stats)
+        if plan.stop_below is None or is_backfill:
+            yield from _scan(client, plan, scan_stats)
+        else:
+            changed_only = ChangedOnly(dlt.current.resource_state(), plan.stop_below)
+            yield from _scan(client, plan, scan_stats, changed_only)
+            scan_stats.unchanged = changed_only.unchanged
+            changed_only.commit()
         if reconciling:
             scan_stats.strategy = "reconciliation"
             if not scan_stats.saw_archived:
@@ -69,9 +76,14 @@ def insight_pages(
 
 
 def _scan(
-    client: OpenCXClient, plan: ScanPlan, scan_stats: ScanStats
+    client: OpenCXClient,
+    plan: ScanPlan,
+    scan_stats: ScanStats,
+    changed_only: ChangedOnly | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     unique = unique_records(iter_pages(client, plan), scan_stats)
+    if changed_only is not None:
+        unique = changed_only.filter(unique)
     yield from batched_records(unique, settings.BATCH_ROWS)
 
 

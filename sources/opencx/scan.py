@@ -38,6 +38,7 @@ class ScanStats:
     saw_archived: bool = False
     duplicates: int = 0
     deleted: int = 0
+    unchanged: int = 0
 
     def as_metrics(self) -> dict[str, Any]:
         """Plain values for dlt's custom resource metrics."""
@@ -47,6 +48,7 @@ class ScanStats:
             "retries": self.requests.retries,
             "duplicates_skipped": self.duplicates,
             "marked_deleted": self.deleted,
+            "unchanged_skipped": self.unchanged,
         }
 
 
