@@ -24,7 +24,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.cli import source_overrides
 from pipelines.progress import LongLoadProgress
 from sources.opencx import opencx, settings
-from sources.opencx.scan import ScanStats
+from sources.opencx.batches import ScanStats
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"

@@ -17,6 +17,7 @@ from dlt.extract.resource import DltResource
 
 from sources.opencx import settings
 from sources.opencx.activity import WindowSettings
+from sources.opencx.batches import ScanStats, SeenEntities
 from sources.opencx.client import ClientSettings
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, parse_timestamp
@@ -34,7 +35,6 @@ from sources.opencx.resources import (
     people,
     teams,
 )
-from sources.opencx.scan import ScanStats, SeenEntities
 
 __all__ = ["opencx"]
 

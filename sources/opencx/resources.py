@@ -16,17 +16,10 @@ import pyarrow as pa
 from dlt.common.schema.typing import TScd2StrategyDict
 
 from sources.opencx import activity, reconcile, rows, schema, settings
+from sources.opencx.batches import ScanStats, SeenEntities, batched_records, unique_records
 from sources.opencx.client import ClientSettings, OpenCXClient
 from sources.opencx.fingerprints import ChangedOnly
-from sources.opencx.scan import (
-    ScanPlan,
-    ScanStats,
-    SeenEntities,
-    batched_records,
-    iter_pages,
-    plan_scan,
-    unique_records,
-)
+from sources.opencx.scan import ScanPlan, iter_pages, plan_scan
 
 CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
