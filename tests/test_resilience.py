@@ -3,7 +3,6 @@ clear error and leave the destination and the cursor as they were."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Any
 
