@@ -15,6 +15,8 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 # dlt reads `.dlt/` from the project, not from wherever cron happens to start us.
 os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
+# dlt's anonymous telemetry would try to reach the internet on every run; opt in explicitly.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 from pipelines.cli import build_parser  # noqa: E402
 

@@ -25,6 +25,7 @@ from pipelines.cli import source_overrides
 from pipelines.progress import LongLoadProgress
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
+from sources.opencx.repair import dedupe_history
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
@@ -140,6 +141,7 @@ def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> ScanStat
     """
     if pipeline.has_pending_data:
         pipeline.run()
+        dedupe_history(pipeline)
     stats = ScanStats()
     pipeline.run(opencx(**source_args, stats=stats))
     return stats

@@ -21,6 +21,7 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep dlt's global dirs and any user config out of the tests."""
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     for name in list(__import__("os").environ):
         if name.startswith(("SOURCES__", "DESTINATION__")):
             monkeypatch.delenv(name)

@@ -15,7 +15,7 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.resource import DltResource
 
-from sources.opencx import settings
+from sources.opencx import options, settings
 from sources.opencx.activity import WindowSettings
 from sources.opencx.batches import ScanStats, SeenEntities
 from sources.opencx.client import ClientSettings
@@ -93,17 +93,26 @@ def opencx(
         {name: local[name] for name in FILTER_FIELDS if local[name] is not None}
     )
     client_settings = ClientSettings(
-        api_key=_require_key(api_key),
+        api_key=options.api_key(api_key),
         base_url=base_url,
-        timeout_seconds=_positive("timeout_seconds", timeout_seconds),
-        max_attempts=int(_positive("max_attempts", max_attempts)),
-        backoff_base_seconds=backoff_base_seconds,
-        requests_per_minute=requests_per_minute or None,
-        max_connections=int(_positive("concurrency", concurrency)),
+        timeout_seconds=options.bounded(
+            "timeout_seconds", timeout_seconds, 0, 3600, low_inclusive=False
+        ),
+        max_attempts=options.whole("max_attempts", max_attempts, 1, 100),
+        backoff_base_seconds=options.bounded("backoff_base_seconds", backoff_base_seconds, 0, 60),
+        requests_per_minute=options.bounded("requests_per_minute", requests_per_minute or 0, 0, 1e6)
+        or None,
+        max_connections=options.whole("concurrency", concurrency, 1, 32),
     )
     cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
     scan_stats = stats if stats is not None else ScanStats()
-    page_cap = int(_positive("max_pages", max_pages))
+    page_cap = options.whole("max_pages", max_pages, 1, 10_000_000)
+    windows = window_settings(
+        activity_window_hours,
+        activity_reread_windows,
+        activity_initial_days,
+        activity_include_open_window,
+    )
     pages = insight_pages(
         client_settings,
         filters.to_body(),
@@ -123,12 +132,6 @@ def opencx(
         pages | people(seen),
     ]
     if activity:
-        windows = window_settings(
-            activity_window_hours,
-            activity_reread_windows,
-            activity_initial_days,
-            activity_include_open_window,
-        )
         resources.append(
             insight_activity(
                 client_settings,
@@ -136,8 +139,8 @@ def opencx(
                 scan_stats,
                 windows,
                 page_cap,
-                parse_timestamp("since", since) if since else None,
-                parse_timestamp("until", until) if until else None,
+                parse_timestamp("since", since) if since is not None else None,
+                parse_timestamp("until", until) if until is not None else None,
             )
         )
     return resources
@@ -146,14 +149,13 @@ def opencx(
 def window_settings(
     window_hours: float, reread_windows: int, initial_days: float, include_open: bool
 ) -> WindowSettings:
-    """Validated activity window settings."""
-    _positive("activity_window_hours", window_hours)
-    _positive("activity_initial_days", initial_days)
-    if reread_windows < 0:
-        raise ConfigValueError(
-            "activity_reread_windows must be 0 or more", "activity_reread_windows"
-        )
-    return WindowSettings(window_hours, reread_windows, initial_days, include_open)
+    """Validated activity window settings (checked even when `activity` is off)."""
+    return WindowSettings(
+        options.bounded("activity_window_hours", window_hours, 1 / 60, 24 * 366),
+        options.whole("activity_reread_windows", reread_windows, 0, 10_000),
+        options.bounded("activity_initial_days", initial_days, 0, 3660, low_inclusive=False),
+        include_open,
+    )
 
 
 def cursor_for_run(
@@ -164,28 +166,17 @@ def cursor_for_run(
     A bounded backfill or a full refresh gets an explicit range, which dlt evaluates on a
     throw-away state: neither can move the stored cursor of the scheduled incremental runs.
     """
-    if lookback_hours < 0:
-        raise ConfigValueError("lookback_hours must be 0 or more", "lookback_hours")
+    lag_hours = options.bounded("lookback_hours", lookback_hours, 0, 24 * 366)
     if since is None and until is None and not full_refresh:
         return dlt.sources.incremental(
-            CURSOR, lag=lookback_hours * 3600, on_cursor_value_missing="include"
+            CURSOR, lag=lag_hours * 3600, on_cursor_value_missing="include"
         )
-    start = parse_timestamp("since", since) if since else EPOCH
-    end = parse_timestamp("until", until) if until else FAR_FUTURE
+    start = parse_timestamp("since", since) if since is not None else EPOCH
+    end = parse_timestamp("until", until) if until is not None else FAR_FUTURE
     if start >= end:
+        if since is None:
+            raise ConfigValueError(f"until {until} is not after 1970-01-01", "until")
         raise ConfigValueError(f"since {since} is not before until {until}", "since")
     return dlt.sources.incremental(
         CURSOR, initial_value=start, end_value=end, on_cursor_value_missing="include"
     )
-
-
-def _require_key(api_key: str | None) -> str:
-    if not api_key or not str(api_key).strip():
-        raise ConfigValueError("the API key is empty", "api_key")
-    return str(api_key).strip()
-
-
-def _positive(name: str, value: float) -> float:
-    if value is None or value <= 0:
-        raise ConfigValueError(f"{name} must be greater than 0, got {value!r}", name)
-    return value

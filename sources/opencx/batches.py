@@ -26,6 +26,7 @@ class ScanStats:
     duplicates: int = 0
     deleted: int = 0
     unchanged: int = 0
+    unstable: bool = False
 
     def as_metrics(self) -> dict[str, Any]:
         """Plain values for dlt's custom resource metrics."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -317,6 +316,8 @@ def parse_page(response: httpx.Response, requested_page: int) -> InsightsPage:
 
 def _int_field(body: dict[str, Any], name: str) -> int:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise RetryableResponseError(f"a response without a numeric `{name}`")
-    return int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RetryableResponseError(f"a response whose `{name}` is not a whole number")
+    return value

@@ -143,7 +143,7 @@ def _positive_int(name: str, value: Any) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip())
     if number is None or not 1 <= number <= settings.MAX_SAFE_INTEGER:
         raise ConfigValueError(
@@ -157,6 +157,12 @@ def _positive_int(name: str, value: Any) -> int:
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigValueError(f"{name}: {value!r} is not allowed; use a non-empty string", name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigValueError(
+            f"{name}: contains bytes that are not UTF-8 text (check the shell's locale)", name
+        ) from None
     return value
 
 
@@ -210,13 +216,19 @@ def parse_timestamp(name: str, value: Any) -> datetime:
         raise ConfigValueError(f"{name}: {value!r} is not an ISO 8601 date", name)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise ConfigValueError(f"{name}: {value!r} is outside the supported range", name) from None
 
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds, the format the API itself emits."""
     utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def _custom_data(name: str, value: Any) -> CustomData:

@@ -19,7 +19,7 @@ from sources.opencx import activity, reconcile, rows, schema, settings
 from sources.opencx.batches import ScanStats, SeenEntities, batched_records, unique_records
 from sources.opencx.client import ClientSettings, OpenCXClient
 from sources.opencx.fingerprints import ChangedOnly
-from sources.opencx.scan import ScanPlan, iter_pages, plan_scan
+from sources.opencx.scan import PageTotals, ScanPlan, iter_pages, plan_scan
 
 CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -63,6 +63,8 @@ def insight_pages(
             scan_stats.strategy = "reconciliation"
             if not scan_stats.saw_archived:
                 yield from _scan(client, _archived_plan(plan), scan_stats)
+            if scan_stats.unstable:
+                return
             for batch in reconcile.tombstones(scan_stats.seen_ids, started):
                 scan_stats.deleted += len(batch)
                 yield batch
@@ -74,10 +76,28 @@ def _scan(
     scan_stats: ScanStats,
     changed_only: ChangedOnly | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
-    unique = unique_records(iter_pages(client, plan), scan_stats)
+    unique = unique_records(_stable_pages(client, plan, scan_stats), scan_stats)
     if changed_only is not None:
         unique = changed_only.filter(unique)
     yield from batched_records(unique, settings.BATCH_ROWS)
+
+
+def _stable_pages(
+    client: OpenCXClient, plan: ScanPlan, scan_stats: ScanStats
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of a scan, repeated while insights disappear under it.
+
+    Offset paging skips a row for every row deleted before the page being read. A full scan
+    whose `total` shrank is read again (already-seen insights are dropped downstream); if it is
+    still unstable after `settings.MAX_SCAN_PASSES`, the run is marked unstable and a
+    reconciliation then marks nothing deleted.
+    """
+    for _ in range(settings.MAX_SCAN_PASSES):
+        totals = PageTotals()
+        yield from iter_pages(client, plan, totals)
+        if plan.stop_below is not None or not totals.shrank:
+            return
+    scan_stats.unstable = True
 
 
 def _archived_plan(plan: ScanPlan) -> ScanPlan:

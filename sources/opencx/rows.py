@@ -31,7 +31,7 @@ TIMESTAMP_FIELDS = (
 )
 NESTED_FIELDS = ("category", "team", "resolved_by", "archived_by")
 _DIRECT_FIELDS = ("id", "insight_number", "content", "sentiment", "occurrence_count",
-                  "deep_research", "deleted_at", *TIMESTAMP_FIELDS)  # fmt: skip
+                  "deep_research", *TIMESTAMP_FIELDS)  # fmt: skip
 TOMBSTONE = "_opencx_tombstone"
 """Marks a record that is not from the API but an `insights` row found missing from it."""
 _KNOWN_INSIGHT_FIELDS = frozenset((*_DIRECT_FIELDS, *NESTED_FIELDS))
@@ -109,6 +109,7 @@ def insights_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
     columns["resolved_by_key"] = [person_key(_obj(r, "resolved_by")) for r in records]
     columns["archived_by_key"] = [person_key(a) for a in archived_by]
     columns["archive_reason"] = [a.get("reason") for a in archived_by]
+    columns["deleted_at"] = [None] * len(records)  # ours, set only by reconciliation
     table = pa.table(columns, schema=schema.arrow_schema(schema.INSIGHTS))
     return _with_extras(table, records, _KNOWN_INSIGHT_FIELDS)
 

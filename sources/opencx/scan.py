@@ -65,28 +65,81 @@ def plan_scan(
     return replace(plan, concurrency=concurrency)
 
 
-def iter_pages(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, Any]]]:
+@dataclass
+class PageTotals:
+    """The `total` each page reported: a shrinking total means rows moved up under our feet."""
+
+    first: int | None = None
+    smallest: int | None = None
+    previous_ids: frozenset[str] = frozenset()
+
+    def note(self, page: InsightsPage) -> None:
+        """Record one page's total."""
+        if self.first is None:
+            self.first = page.total
+        self.smallest = page.total if self.smallest is None else min(self.smallest, page.total)
+
+    @property
+    def shrank(self) -> bool:
+        """Whether insights disappeared during the scan (offset paging may have skipped some)."""
+        return self.first is not None and self.smallest is not None and self.smallest < self.first
+
+
+def iter_pages(
+    client: OpenCXClient, plan: ScanPlan, totals: PageTotals | None = None
+) -> Iterator[list[dict[str, Any]]]:
     """Yield parsed insight records page by page until the last page, the cursor or the cap.
 
     A full scan knows its length after the first page, so it fetches the rest with up to
     `plan.concurrency` requests in flight (still paced, still yielded in page order). A
     recent-first scan stays sequential: it must look at each page before asking for the next.
     """
-    first = _fetch_non_empty(client, plan, plan.start_page)
+    totals = totals if totals is not None else PageTotals()
+    first = _checked_page(client, plan, plan.start_page, None, totals)
     records = _parse(first)
     if records:
         yield records
     if _is_last(first, plan.start_page) or _reached_cursor(records, plan.stop_below):
         return
     if plan.is_full_scan and plan.concurrency > 1:
-        yield from _pages_in_parallel(client, plan, first.total_pages)
+        yield from _pages_in_parallel(client, plan, first.total_pages, totals)
     else:
-        yield from _pages_in_sequence(client, plan)
+        yield from _pages_in_sequence(client, plan, totals)
 
 
-def _pages_in_sequence(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[dict[str, Any]]]:
-    for page_number in range(plan.start_page + 1, plan.start_page + plan.max_pages):
+def _checked_page(
+    client: OpenCXClient,
+    plan: ScanPlan,
+    page_number: int,
+    fetched: InsightsPage | None,
+    totals: PageTotals,
+) -> InsightsPage:
+    """A page that is neither a glitchy empty page nor a repeat of the previous page."""
+    page = fetched if fetched is not None else _fetch_non_empty(client, plan, page_number)
+    for _ in range(EMPTY_PAGE_RETRIES):
+        if not _repeats_previous(page, totals):
+            break
         page = _fetch_non_empty(client, plan, page_number)
+    if _repeats_previous(page, totals):
+        raise ApiResponseError(
+            f"page {page_number} repeats the previous page exactly; nothing was loaded, "
+            "run again later"
+        )
+    totals.note(page)
+    totals.previous_ids = frozenset(item["id"] for item in page.items)
+    return page
+
+
+def _repeats_previous(page: InsightsPage, totals: PageTotals) -> bool:
+    ids = frozenset(item["id"] for item in page.items)
+    return bool(ids) and ids == totals.previous_ids
+
+
+def _pages_in_sequence(
+    client: OpenCXClient, plan: ScanPlan, totals: PageTotals
+) -> Iterator[list[dict[str, Any]]]:
+    for page_number in range(plan.start_page + 1, plan.start_page + plan.max_pages):
+        page = _checked_page(client, plan, page_number, None, totals)
         records = _parse(page)
         if records:
             yield records
@@ -96,7 +149,7 @@ def _pages_in_sequence(client: OpenCXClient, plan: ScanPlan) -> Iterator[list[di
 
 
 def _pages_in_parallel(
-    client: OpenCXClient, plan: ScanPlan, total_pages: int
+    client: OpenCXClient, plan: ScanPlan, total_pages: int, totals: PageTotals
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages start_page+1.. fetched concurrently; the reported total is followed as it moves."""
     last_allowed = plan.start_page + plan.max_pages - 1
@@ -114,8 +167,8 @@ def _pages_in_parallel(
                     next_page += 1
                 if not pending:
                     return
-                _, future = pending.popleft()
-                page = future.result()
+                page_number, future = pending.popleft()
+                page = _checked_page(client, plan, page_number, future.result(), totals)
                 records = _parse(page)
                 if records:
                     yield records

@@ -41,6 +41,8 @@ MAX_RETRY_AFTER_SECONDS: Final = 300.0
 DEFAULT_MAX_PAGES: Final = 100_000
 # Requests in flight during full scans (pacing still applies): hides latency, not the limit.
 DEFAULT_CONCURRENCY: Final = 4
+# A full scan during which insights disappear is read again, at most this many times.
+MAX_SCAN_PASSES: Final = 3
 
 # The API may stamp `last_seen_at` with the session's time once the session is analysed, hours
 # after it happened. 24 h re-reads a day of active insights per run (a few pages) and covers

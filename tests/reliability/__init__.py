@@ -1,0 +1,1 @@
+"""Reliability suite: kills, hostile responses, input properties and secret hygiene."""

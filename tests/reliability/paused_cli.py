@@ -1,0 +1,160 @@
+"""The command line (``pipelines/insights.py``) with one pause point armed, for SIGKILL tests.
+
+``OPENCX_PAUSE_AT`` names the point; when the run reaches it, the point's name is written to
+``OPENCX_PAUSE_MARKER`` and the process sleeps until the test kills it. The pause changes
+nothing else, so a SIGKILL while paused is a SIGKILL at that instant of an ordinary run: the
+point is reached deterministically instead of by guessing a sleep.
+
+Points (``name`` or ``name:argument``):
+
+- ``normalize``: extraction finished (load package written), normalisation not started.
+- ``normalized-uncommitted``: files normalised into ``load/new``, not yet moved to be loaded.
+- ``normalized-half-committed``: package moved to ``load/normalized`` but the extracted copy
+  not yet deleted (the window dlt logs as "do not kill this process").
+- ``load``: normalised package ready, nothing sent to the destination yet.
+- ``job-started:N`` / ``job-completed:N``: right after the N-th load job moved to started /
+  completed; ``job-completed:<table>`` after the first completed job of that table.
+- ``before-sql:<text>`` / ``after-sql:<text>``: before / after (inside the transaction, before
+  its commit) the first destination statement containing ``<text>``.
+- ``complete-package``: every job done, the ``_dlt_loads`` row not yet written.
+- ``package-archive``: ``_dlt_loads`` row written, package not yet moved to ``load/loaded``.
+- ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
+- ``summary``: the run is loaded and about to print its summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "pipelines" / "insights.py"
+_lock = threading.Lock()
+_counts: dict[str, int] = {}
+
+
+def pause(point: str) -> None:
+    """Tell the test where we are, then wait to be killed."""
+    marker = Path(os.environ["OPENCX_PAUSE_MARKER"])
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(point)
+    partial.replace(marker)
+    while True:
+        time.sleep(60)
+
+
+def _nth(key: str, n: int) -> bool:
+    with _lock:
+        _counts[key] = _counts.get(key, 0) + 1
+        return _counts[key] == n
+
+
+def _before(owner: Any, attr: str, point: str) -> None:
+    original = getattr(owner, attr)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        pause(point)
+        return original(*args, **kwargs)
+
+    setattr(owner, attr, wrapper)
+
+
+def _after(owner: Any, attr: str, point: str, when: Callable[[tuple[Any, ...]], bool]) -> None:
+    original = getattr(owner, attr)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if when(args):
+            pause(point)
+        return result
+
+    setattr(owner, attr, wrapper)
+
+
+def _job_point(owner: Any, attr: str, point: str, arg: str) -> None:
+    if arg.isdigit():
+        _after(owner, attr, point, lambda _args: _nth(point, int(arg)))
+    else:
+        _after(owner, attr, point, lambda args: str(args[2]).startswith(arg + "."))
+
+
+def _sql_point(point: str, needle: str, after: bool) -> None:
+    from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient  # noqa: PLC0415
+
+    original = DuckDbSqlClient.execute_query
+
+    @contextlib.contextmanager
+    def execute_query(self: Any, query: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        hit = needle in str(query) and _nth(point, 1)
+        if hit and not after:
+            pause(point)
+        with original(self, query, *args, **kwargs) as cursor:
+            if hit:
+                pause(point)
+            yield cursor
+
+    DuckDbSqlClient.execute_query = execute_query  # type: ignore[method-assign]
+
+
+def arm(spec: str) -> None:
+    """Install the pause for `spec`; imports only what that point needs."""
+    name, _, arg = spec.partition(":")
+    if name == "normalize":
+        from dlt.pipeline.pipeline import Pipeline  # noqa: PLC0415
+
+        _before(Pipeline, "normalize", spec)
+    elif name == "load":
+        from dlt.pipeline.pipeline import Pipeline  # noqa: PLC0415
+
+        _before(Pipeline, "load", spec)
+    elif name in ("normalized-uncommitted", "normalized-half-committed", "package-archive"):
+        from dlt.common.storages.load_storage import LoadStorage  # noqa: PLC0415
+
+        if name == "normalized-uncommitted":
+            _before(LoadStorage, "commit_new_load_package", spec)
+        elif name == "normalized-half-committed":
+            _after(LoadStorage, "commit_new_load_package", spec, lambda _args: True)
+        else:
+            _before(LoadStorage, "complete_load_package", spec)
+    elif name in ("job-started", "job-completed"):
+        from dlt.common.storages.load_package import PackageStorage  # noqa: PLC0415
+
+        _job_point(PackageStorage, "start_job" if name == "job-started" else "complete_job",
+                   spec, arg)  # fmt: skip
+    elif name in ("before-sql", "after-sql"):
+        _sql_point(spec, arg, after=name == "after-sql")
+    elif name == "complete-package":
+        from dlt.load.load import Load  # noqa: PLC0415
+
+        _before(Load, "complete_package", spec)
+    elif name == "tombstones":
+        from sources.opencx import reconcile  # noqa: PLC0415
+
+        _before(reconcile, "tombstones", spec)
+    elif name == "summary":
+        from pipelines import runner  # noqa: PLC0415
+
+        _before(runner, "print_summary", spec)
+    else:
+        raise SystemExit(f"unknown pause point {spec!r}")
+
+
+def main() -> None:
+    """Arm the pause, then run the real entry point exactly as `python pipelines/insights.py`."""
+    os.environ.setdefault("DLT_PROJECT_DIR", str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    arm(os.environ["OPENCX_PAUSE_AT"])
+    sys.argv = [str(SCRIPT), *sys.argv[1:]]
+    runpy.run_path(str(SCRIPT), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
