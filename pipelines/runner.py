@@ -25,6 +25,7 @@ from pipelines.cli import source_overrides
 from pipelines.progress import LongLoadProgress
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
+from sources.opencx.errors import ConfigValueError
 from sources.opencx.repair import dedupe_history
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,12 @@ def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
     destination_name = args.destination or "duckdb"
     if destination_name == "duckdb":
         path = duckdb_path(args, demo)
+        if Path(path).stem == dataset:
+            raise ConfigValueError(
+                f"the DuckDB file {Path(path).name} is named like the dataset {dataset!r}, which "
+                "DuckDB cannot tell apart; rename the file (--duckdb-path or "
+                "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
+            )
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return RunTarget(name, dlt.destinations.duckdb(credentials=path), dataset,
                          f"duckdb {path}")  # fmt: skip

@@ -213,3 +213,10 @@ def test_sigkilled_run_is_repaired_by_the_next_run(
     assert {r[0]: (r[1], r[2]) for r in rows} == {
         k: (v["occurrence_count"], v["last_seen_at"]) for k, v in truth.items()
     }
+
+
+def test_duckdb_file_named_like_the_dataset_is_refused_in_one_line(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    result = run_cli(env, "--duckdb-path", str(tmp_path / "opencx.duckdb"))
+    assert_one_line_error(result, "opencx.duckdb", "--duckdb-path")
+    assert result.returncode == 2

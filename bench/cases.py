@@ -1,0 +1,617 @@
+"""The benchmark cases of issue #4; each runs its variants in alternation, `repeats` times."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from bench.harness import (
+    CONNECTOR,
+    FLOOR,
+    FLOOR4,
+    FLOOR4_RETRY,
+    FLOOR_RETRY,
+    REST_API,
+    STARTUP,
+    THEORY,
+    Bench,
+    CaseResult,
+    RunRecord,
+    bound_target,
+    count_target,
+    duckdb_ids,
+    ratio_target,
+)
+from bench.simproc import PROJECT_ROOT, SimProcess
+
+SEED = 42
+PAGE_SIZE = 50
+LOOKBACK_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repeats of one benchmark run (`--quick` shrinks them)."""
+
+    repeats: int
+    full_sizes: tuple[int, ...]
+    latency_insights: int
+    latency_ms: float
+    scheduled_insights: int
+    k_new: int
+    rate_insights: int
+    rate_limit: int
+    pace: float
+    fault_insights: int
+    fault_rate: float
+    drop_rate: float
+    inject_429_rate: float
+    retry_after: float
+    rest_api_max_insights: int  # above this size rest_api runs once (it needs minutes and GBs)
+    keep: bool = False
+
+    @classmethod
+    def full(cls, repeats: int = 3) -> Config:
+        """The default run: about 10 minutes on 2 cores."""
+        return cls(
+            repeats=repeats,
+            full_sizes=(3_000, 10_000, 30_000, 100_000),
+            latency_insights=5_000,
+            latency_ms=50.0,
+            scheduled_insights=10_000,
+            k_new=120,
+            rate_insights=15_000,
+            rate_limit=600,
+            pace=590.0,
+            fault_insights=10_000,
+            fault_rate=0.10,
+            drop_rate=0.01,
+            inject_429_rate=0.02,
+            retry_after=1.0,
+            rest_api_max_insights=30_000,
+        )
+
+    @classmethod
+    def quick(cls) -> Config:
+        """One repeat, small sizes: a smoke run of every case in about a minute."""
+        base = cls.full(repeats=1)
+        return Config(
+            **{
+                **base.__dict__,
+                "full_sizes": (3_000, 10_000),
+                "latency_insights": 2_000,
+                "scheduled_insights": 3_000,
+                "rate_insights": 3_000,
+                "fault_insights": 3_000,
+            }
+        )
+
+
+def rotated(variants: list[str], repeat: int) -> list[str]:
+    """Alternate the order between repeats so no variant always runs first."""
+    shift = repeat % len(variants)
+    return variants[shift:] + variants[:shift]
+
+
+def pages(n: int) -> int:
+    """Pages of PAGE_SIZE needed for `n` rows."""
+    return math.ceil(n / PAGE_SIZE)
+
+
+def _add(result: CaseResult, record: RunRecord) -> RunRecord:
+    result.records.append(record)
+    if not record.ok:
+        result.notes.append(f"{record.variant} run {record.repeat} failed: {record.error}")
+    return record
+
+
+def _check_rows(result: CaseResult, record: RunRecord, db: Path, table: str, want: int) -> None:
+    """Loaded rows equal the simulator's insights (a full load must not lose or duplicate)."""
+    if not record.ok:
+        return
+    try:
+        rows, ids = duckdb_ids(db, table)
+    except duckdb.Error as error:
+        record.extra["rows_error"] = str(error)
+        result.notes.append(f"{record.variant} run {record.repeat}: cannot read {table}: {error}")
+        return
+    record.extra["rows"] = rows
+    record.extra["distinct_ids"] = len(ids)
+    if rows != want or len(ids) != want:
+        result.notes.append(
+            f"{record.variant} run {record.repeat}: {rows} rows / {len(ids)} ids, expected {want}"
+        )
+
+
+# ---------------------------------------------------------------------------- full loads
+
+
+def full_load(bench: Bench, cfg: Config, result: CaseResult, n: int) -> None:
+    """Full load of `n` insights, no latency: connector vs floor vs rest_api."""
+    result.params.update(insights=n, pages=pages(n), page_size=PAGE_SIZE)
+    variants = [CONNECTOR, FLOOR, REST_API]
+    with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
+        for repeat in range(cfg.repeats):
+            for variant in rotated(variants, repeat):
+                if variant == REST_API and n > cfg.rest_api_max_insights and repeat > 0:
+                    continue
+                state = bench.fresh_dir(f"{variant}-{n}")
+                if variant == CONNECTOR:
+                    argv, env = bench.connector_argv(sim, state), bench.connector_env(state)
+                    db, table = state / "connector.duckdb", "opencx.insights"
+                elif variant == FLOOR:
+                    argv, env = bench.floor_argv(sim, state), bench.env(state)
+                    db, table = state / "floor.duckdb", "insights"
+                else:
+                    argv, env = bench.rest_api_argv(sim, state), bench.env(state)
+                    db, table = state / "rest_api.duckdb", "opencx.insights"
+                record, _ = bench.run(sim, variant, repeat, argv, env, state, timeout_s=900)
+                _check_rows(result, _add(result, record), db, table, n)
+    if n > cfg.rest_api_max_insights and cfg.repeats > 1:
+        result.notes.append(f"dlt rest_api ran once at {n} (minutes and GBs per run)")
+
+
+def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
+    """Targets: wall <= 2x and RSS <= 1.25x the floor at 30k+; RSS(100k) <= 1.2x RSS(10k)."""
+    sizes = sorted(results)
+    target_sizes = [n for n in sizes if n >= 30_000] or sizes[-1:]
+    for n in target_sizes:
+        result = results[n]
+        conn, floor = result.summary(CONNECTOR), result.summary(FLOOR)
+        if conn is None or floor is None:
+            continue
+        result.targets.append(
+            ratio_target(
+                result.name, "wall vs floor", conn.wall_median, floor.wall_median, 2.0, " s"
+            )
+        )
+        result.targets.append(
+            ratio_target(
+                result.name, "peak RSS vs floor", conn.rss_median, floor.rss_median, 1.25, " MB"
+            )
+        )
+    flat: list[CaseResult] = []
+    if len(sizes) >= 2:
+        big = sizes[-1]
+        ref = 10_000 if 10_000 in sizes and big != 10_000 else sizes[0]
+        big_s, ref_s = results[big].summary(CONNECTOR), results[ref].summary(CONNECTOR)
+        if big_s is not None and ref_s is not None:
+            case = CaseResult(
+                f"memory_flat_{ref // 1000}k_{big // 1000}k",
+                f"Memory flat in N: connector peak RSS at {big} vs {ref}",
+                f"connector at {ref}",
+                {"from": [results[ref].name, results[big].name]},
+            )
+            case.targets.append(
+                ratio_target(
+                    case.name,
+                    f"RSS({big // 1000}k) vs RSS({ref // 1000}k)",
+                    big_s.rss_median,
+                    ref_s.rss_median,
+                    1.2,
+                    " MB",
+                )
+            )
+            flat.append(case)
+    return flat
+
+
+# ---------------------------------------------------------------------------- latency
+
+
+def latency(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """Full load with 50 ms per response: connector vs floor with 4 connections."""
+    n = cfg.latency_insights
+    result.params.update(insights=n, pages=pages(n), latency_ms=cfg.latency_ms)
+    variants = [CONNECTOR, FLOOR4, FLOOR, REST_API]
+    with SimProcess(
+        n,
+        seed=SEED,
+        page_size=PAGE_SIZE,
+        latency_ms=cfg.latency_ms,
+        log_path=bench.work_dir / "sim.log",
+    ) as sim:
+        for repeat in range(cfg.repeats):
+            for variant in rotated(variants, repeat):
+                state = bench.fresh_dir(variant)
+                if variant == CONNECTOR:
+                    argv, env = bench.connector_argv(sim, state), bench.connector_env(state)
+                elif variant == REST_API:
+                    argv, env = bench.rest_api_argv(sim, state), bench.env(state)
+                else:
+                    connections = 4 if variant == FLOOR4 else 1
+                    argv, env = bench.floor_argv(sim, state, connections), bench.env(state)
+                _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+    conn, floor4 = result.summary(CONNECTOR), result.summary(FLOOR4)
+    if conn and floor4:
+        result.targets.append(
+            ratio_target(
+                result.name,
+                "wall vs floor with 4 connections",
+                conn.wall_median,
+                floor4.wall_median,
+                1.25,
+                " s",
+            )
+        )
+
+
+# ---------------------------------------------------------------------------- scheduled runs
+
+
+def _expected_pages(sim: SimProcess, cursor: str, total: int) -> tuple[int, int]:
+    """Rows at or above cursor - lookback, and the fewest pages a desc scan needs to see them.
+
+    The scan must read every such row plus one row below the bound (to know it may stop), unless
+    the data ends first.
+    """
+    above = int(sim.command("count_since", since=cursor, hours=LOOKBACK_HOURS)["count"])
+    return above, min(pages(above + 1), pages(total))
+
+
+def _setup_scheduled(bench: Bench, sim: SimProcess, result: CaseResult) -> tuple[Path, Path]:
+    """First (full) loads of the connector and of rest_api, so the next runs are incremental."""
+    conn_state, rest_state = bench.fresh_dir("connector-state"), bench.fresh_dir("rest-state")
+    for variant, argv, env, state in (
+        (
+            CONNECTOR,
+            bench.connector_argv(sim, conn_state),
+            bench.connector_env(conn_state),
+            conn_state,
+        ),
+        (REST_API, bench.rest_api_argv(sim, rest_state), bench.env(rest_state), rest_state),
+    ):
+        record, _ = bench.run(sim, f"{variant} (first load, setup)", -1, argv, env, state)
+        result.notes.append(
+            f"setup: {variant} first load {record.wall_s:.2f} s, {record.requests} requests"
+        )
+        if not record.ok:
+            raise RuntimeError(f"setup load of {variant} failed: {record.error}")
+    return conn_state, rest_state
+
+
+def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """A scheduled run when nothing changed since the last load."""
+    n = cfg.scheduled_insights
+    result.params.update(insights=n, lookback_hours=LOOKBACK_HOURS)
+    with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
+        conn_state, rest_state = _setup_scheduled(bench, sim, result)
+        snap = sim.command("snapshot")
+        above, expected = _expected_pages(sim, str(snap["max_last_seen"]), n)
+        result.params.update(
+            cursor=snap["max_last_seen"], lookback_rows=above, minimum_requests=expected
+        )
+        variants = [CONNECTOR, STARTUP, REST_API]
+        for repeat in range(cfg.repeats):
+            for variant in rotated(variants, repeat):
+                if variant == CONNECTOR:
+                    argv = bench.connector_argv(sim, conn_state)
+                    env, state = bench.connector_env(conn_state), conn_state
+                elif variant == REST_API:
+                    argv, env, state = (
+                        bench.rest_api_argv(sim, rest_state),
+                        bench.env(rest_state),
+                        rest_state,
+                    )
+                else:
+                    state = bench.fresh_dir("startup")
+                    argv, env = bench.startup_argv(sim), bench.env(state)
+                _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+    conn, startup = result.summary(CONNECTOR), result.summary(STARTUP)
+    if conn and startup:
+        result.targets.append(
+            count_target(result.name, "requests (1 + lookback pages)", max(conn.requests), expected)
+        )
+        result.targets.append(
+            ratio_target(
+                result.name,
+                "wall vs import dlt + 1 request",
+                conn.wall_median,
+                startup.wall_median,
+                1.2,
+                " s",
+            )
+        )
+
+
+def _bumped_loaded(db: Path, ids: list[str], after: str) -> int:
+    """How many of `ids` are in the destination with last_seen_at after `after`."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("CREATE TEMP TABLE want(id VARCHAR)")
+        con.executemany("INSERT INTO want VALUES (?)", [[i] for i in ids])
+        row = con.execute(
+            "SELECT count(DISTINCT i.id) FROM opencx.insights i JOIN want USING (id) "
+            "WHERE i.last_seen_at::TIMESTAMPTZ > ?::TIMESTAMPTZ",
+            [after],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """A scheduled run after K insights got new occurrences."""
+    n, k = cfg.scheduled_insights, cfg.k_new
+    result.params.update(insights=n, k=k, lookback_hours=LOOKBACK_HOURS)
+    worst = (-(10**9), 0, 0)  # (excess, requests, minimum) of the worst connector run
+    with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
+        conn_state, rest_state = _setup_scheduled(bench, sim, result)
+        variants = [CONNECTOR, REST_API]
+        for repeat in range(cfg.repeats):
+            cursor = str(sim.command("snapshot")["max_last_seen"])
+            bumped = list(sim.command("bump", k=k, seed=1000 + repeat)["ids"])
+            above, expected = _expected_pages(sim, cursor, n)
+            lookback_rows = above - len(bumped)
+            formula = pages(len(bumped) + 1) + pages(lookback_rows)
+            result.notes.append(
+                f"repeat {repeat}: K={len(bumped)} bumped, {lookback_rows} other rows within "
+                f"{LOOKBACK_HOURS:g} h of the cursor {cursor}: minimum {expected} requests "
+                f"(ceil((K+1)/{PAGE_SIZE}) + ceil(lookback/{PAGE_SIZE}) = {formula})"
+            )
+            for variant in rotated(variants, repeat):
+                if variant == CONNECTOR:
+                    argv = bench.connector_argv(sim, conn_state)
+                    env, state = bench.connector_env(conn_state), conn_state
+                    db = conn_state / "connector.duckdb"
+                else:
+                    argv, env, state = (
+                        bench.rest_api_argv(sim, rest_state),
+                        bench.env(rest_state),
+                        rest_state,
+                    )
+                    db = rest_state / "rest_api.duckdb"
+                record = _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+                record.extra.update(minimum=expected, formula=formula, lookback_rows=lookback_rows)
+                if record.ok:
+                    loaded = _bumped_loaded(db, bumped, cursor)
+                    record.extra["bumped_loaded"] = loaded
+                    if loaded != len(bumped):
+                        result.notes.append(
+                            f"{variant} repeat {repeat}: only {loaded} of {len(bumped)} "
+                            "updated insights carry their new last_seen_at"
+                        )
+                if variant == CONNECTOR:
+                    worst = max(worst, (record.requests - expected, record.requests, expected))
+    if result.summary(CONNECTOR) is not None:
+        result.targets.append(
+            count_target(result.name, "requests vs minimum (worst repeat)", worst[1], worst[2])
+        )
+
+
+# ---------------------------------------------------------------------------- rate limit
+
+
+def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """A full backfill of R pages under a 600/min limit, the connector pacing just below."""
+    n = cfg.rate_insights
+    r_pages = pages(n)
+    ideal = r_pages * 60 / cfg.rate_limit
+    result.params.update(
+        insights=n,
+        pages=r_pages,
+        rate_limit_per_min=cfg.rate_limit,
+        client_pace_per_min=cfg.pace,
+        ideal_s=ideal,
+    )
+    for repeat in range(cfg.repeats):
+        # A fresh simulator per run: the limiter's 60 s window must not carry the previous run.
+        with SimProcess(
+            n,
+            seed=SEED,
+            page_size=PAGE_SIZE,
+            rate_limit=cfg.rate_limit,
+            retry_after=cfg.retry_after,
+            log_path=bench.work_dir / "sim.log",
+        ) as sim:
+            state = bench.fresh_dir("connector-paced")
+            argv, env = bench.connector_argv(sim, state), bench.connector_env(state, cfg.pace)
+            record = _add(result, bench.run(sim, CONNECTOR, repeat, argv, env, state)[0])
+            _check_rows(result, record, state / "connector.duckdb", "opencx.insights", n)
+    result.records.append(RunRecord(THEORY, 0, round(ideal, 3), 0.0, r_pages, {}, True))
+    conn = result.summary(CONNECTOR)
+    if conn:
+        result.targets.append(
+            bound_target(
+                result.name,
+                f"wall vs 1.05 x {r_pages} x 60 / {cfg.rate_limit}",
+                conn.wall_median,
+                1.05 * ideal,
+                " s",
+            )
+        )
+        result.targets.append(count_target(result.name, "429 responses", conn.count_429, 0))
+        spans = sorted(
+            float(r.extra.get("request_span_s", 0))
+            for r in result.records
+            if r.variant == CONNECTOR and r.ok
+        )
+        if spans:
+            result.targets.append(
+                bound_target(
+                    result.name,
+                    "(informational) first-to-last request only",
+                    spans[len(spans) // 2],
+                    1.05 * ideal,
+                    " s",
+                )
+            )
+        if spans:
+            span = spans[len(spans) // 2]
+            result.notes.append(
+                f"first to last request at the simulator: {span:.2f} s at the median "
+                f"({span / ideal:.3f}x ideal; {r_pages - 1} intervals of 60/{cfg.pace:g} s = "
+                f"{(r_pages - 1) * 60 / cfg.pace:.2f} s); the other "
+                f"{conn.wall_median - span:.2f} s of the median wall time are start-up before "
+                "the first request and normalise + load after the last"
+            )
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """10% 5xx, 1% drops and 2% 429s: complete, nothing missing, <= 1.5x the floor's retries."""
+    n = cfg.fault_insights
+    result.params.update(
+        insights=n,
+        pages=pages(n),
+        fault_rate=cfg.fault_rate,
+        drop_rate=cfg.drop_rate,
+        inject_429_rate=cfg.inject_429_rate,
+        retry_after_s=cfg.retry_after,
+    )
+    log = bench.work_dir / "sim.log"
+    with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=log) as clean:
+        ref_state = bench.fresh_dir("reference")
+        argv, env = bench.connector_argv(clean, ref_state), bench.connector_env(ref_state)
+        ref, _ = bench.run(clean, "reference (no faults)", -1, argv, env, ref_state)
+        if not ref.ok:
+            raise RuntimeError(f"clean reference load failed: {ref.error}")
+        ref_rows, ref_ids = duckdb_ids(ref_state / "connector.duckdb", "opencx.insights")
+        truth = set(clean.command("ids")["ids"])
+    result.params.update(reference_rows=ref_rows, reference_matches_simulator=ref_ids == truth)
+    variants = [CONNECTOR, FLOOR_RETRY, FLOOR4_RETRY]
+    complete = True
+    for repeat in range(cfg.repeats):
+        for variant in rotated(variants, repeat):
+            with SimProcess(
+                n,
+                seed=SEED,
+                page_size=PAGE_SIZE,
+                fault_rate=cfg.fault_rate,
+                drop_rate=cfg.drop_rate,
+                fault_seed=100 + repeat,
+                retry_after=cfg.retry_after,
+                inject_429_rate=cfg.inject_429_rate,
+                inject_seed=200 + repeat,
+                log_path=log,
+            ) as sim:
+                state = bench.fresh_dir(variant)
+                if variant == CONNECTOR:
+                    argv, env = bench.connector_argv(sim, state), bench.connector_env(state)
+                    db, table = state / "connector.duckdb", "opencx.insights"
+                else:
+                    connections = 4 if variant == FLOOR4_RETRY else 1
+                    argv = bench.floor_argv(sim, state, connections, retries=True)
+                    env, db, table = bench.env(state), state / "floor.duckdb", "insights"
+                record = _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+            if not record.ok:
+                complete = complete and variant != CONNECTOR
+                continue
+            rows, ids = duckdb_ids(db, table)
+            missing, extra = len(ref_ids - ids), len(ids - ref_ids)
+            record.extra.update(
+                rows=rows, missing=missing, unexpected=extra, duplicates=rows - len(ids)
+            )
+            if variant == CONNECTOR and (missing or extra or rows != len(ids)):
+                complete = False
+                result.notes.append(
+                    f"connector repeat {repeat}: {missing} missing, "
+                    f"{extra} unexpected, {rows - len(ids)} duplicates"
+                )
+    conn, floor = result.summary(CONNECTOR), result.summary(FLOOR_RETRY)
+    if conn:
+        result.targets.append(
+            count_target(
+                result.name, "runs incomplete or with rows missing", 0 if complete else 1, 0
+            )
+        )
+    floor4 = result.summary(FLOOR4_RETRY)
+    if conn and floor4:
+        result.notes.append(
+            f"connector / floor with 4 connections and the same retries: "
+            f"{conn.wall_median / floor4.wall_median:.2f}x (informational; the target compares "
+            "with the sequential floor, as issue #4 words it)"
+        )
+    if conn and floor:
+        result.targets.append(
+            ratio_target(
+                result.name,
+                "wall vs floor with the same retries",
+                conn.wall_median,
+                floor.wall_median,
+                1.5,
+                " s",
+            )
+        )
+
+
+# ---------------------------------------------------------------------------- registry
+
+CaseFn = Callable[[Bench, Config, CaseResult], None]
+
+
+def registry(cfg: Config) -> dict[str, tuple[str, str, CaseFn]]:
+    """Case name -> (title, baseline, function), in run order."""
+    cases: dict[str, tuple[str, str, CaseFn]] = {}
+    for n in cfg.full_sizes:
+
+        def run_full(bench: Bench, c: Config, result: CaseResult, n: int = n) -> None:
+            full_load(bench, c, result, n)
+
+        cases[f"full_{n // 1000}k"] = (f"Full load, {n} insights, no latency", FLOOR, run_full)
+    cases["latency"] = (
+        f"Full load, {cfg.latency_insights} insights, {cfg.latency_ms:g} ms per page",
+        FLOOR4,
+        latency,
+    )
+    cases["nothing_new"] = (
+        f"Scheduled run, nothing new ({cfg.scheduled_insights} insights loaded)",
+        STARTUP,
+        nothing_new,
+    )
+    cases["k_new"] = (
+        f"Scheduled run after K={cfg.k_new} insights got new occurrences",
+        "minimum requests",
+        k_new,
+    )
+    cases["rate_limit"] = (
+        f"Backfill of {pages(cfg.rate_insights)} pages under {cfg.rate_limit}/min",
+        THEORY,
+        rate_limited,
+    )
+    cases["faults"] = (
+        f"Full load, {cfg.fault_insights} insights, {cfg.fault_rate:.0%} 5xx, "
+        f"{cfg.drop_rate:.0%} drops, {cfg.inject_429_rate:.0%} 429s",
+        FLOOR_RETRY,
+        faults,
+    )
+    return cases
+
+
+def code_fingerprint() -> str:
+    """Hash of the connector's code (sources/, pipelines/): others may edit it during a run."""
+    digest = hashlib.sha256()
+    for folder in ("sources", "pipelines"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_case(
+    bench: Bench, cfg: Config, name: str, title: str, baseline: str, fn: CaseFn
+) -> CaseResult:
+    """Run one case; a failure is recorded, never propagated (the other cases still run)."""
+    result = CaseResult(name, title, baseline, {})
+    started = time.monotonic()
+    result.load_avg.append(round(os.getloadavg()[0], 2))
+    code = code_fingerprint()
+    try:
+        fn(bench, cfg, result)
+    except Exception as error:
+        result.error = f"{type(error).__name__}: {error}"
+    result.params["code"] = code
+    if code_fingerprint() != code:
+        result.notes.append("the connector's code changed while this case ran: rerun it")
+    result.load_avg.append(round(os.getloadavg()[0], 2))
+    result.seconds = time.monotonic() - started
+    return result
