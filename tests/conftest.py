@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI must be reproducible: the same examples every run (locally hypothesis keeps exploring).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if __import__("os").environ.get("CI"):
+    settings.load_profile("ci")
 
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace

@@ -166,7 +166,7 @@ def cursor_for_run(
     A bounded backfill or a full refresh gets an explicit range, which dlt evaluates on a
     throw-away state: neither can move the stored cursor of the scheduled incremental runs.
     """
-    lag_hours = options.bounded("lookback_hours", lookback_hours, 0, 24 * 366)
+    lag_hours = options.bounded("lookback_hours", lookback_hours, 0, 24 * 3660)
     if since is None and until is None and not full_refresh:
         return dlt.sources.incremental(
             CURSOR, lag=lag_hours * 3600, on_cursor_value_missing="include"
