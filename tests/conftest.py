@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,13 +11,13 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-# CI must be reproducible: the same examples every run (locally hypothesis keeps exploring).
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if __import__("os").environ.get("CI"):
-    settings.load_profile("ci")
-
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace
+
+# CI must be reproducible: the same examples every run (locally hypothesis keeps exploring).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SIM_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
 SimFactory = Callable[..., Simulator]
@@ -28,7 +29,7 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__")):
             monkeypatch.delenv(name)
 
