@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sources.opencx import settings
+from sources.opencx import opencx, settings
+from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
 from tests.helpers import (
     TABLES,
+    TEST_KEY,
     Workspace,
     cursor_of,
     expected_entities,
@@ -205,3 +207,17 @@ def test_changed_insight_in_the_lookback_is_loaded_again(ws: Workspace, sim: Sim
     sim.store.resolve(recent[0]["id"])  # does not move last_seen_at, but is inside the lookback
     ws.load(sim)
     assert_matches_ground_truth(ws, sim)
+
+
+def test_first_scheduled_run_after_a_full_load_skips_the_unchanged_lookback(
+    ws: Workspace, sim: Simulator
+) -> None:
+    ws.load(sim)
+    loads_before = ws.query("SELECT COUNT(*) FROM _dlt_loads")[0][0]
+    stats = ScanStats()
+    pipeline = ws.pipeline()
+    pipeline.run(opencx(api_key=TEST_KEY, base_url=sim.base_url, requests_per_minute=0,
+                        stats=stats))  # fmt: skip
+    assert stats.strategy == "recent_first"
+    assert stats.unchanged > 0
+    assert ws.query("SELECT COUNT(*) FROM _dlt_loads")[0][0] == loads_before

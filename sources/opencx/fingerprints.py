@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, MutableMapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 STATE_KEY = "fingerprints"
@@ -61,3 +61,42 @@ class ChangedOnly:
             self._state.pop(STATE_KEY, None)
         elif self._current != self._previous:
             self._state[STATE_KEY] = self._current
+
+
+class FirstRunRecorder:
+    """During a first full scan, remember what the next scheduled run will re-read.
+
+    The next run re-reads everything last seen within the lookback below the new cursor (the
+    highest `last_seen_at` of this scan). Fingerprinting exactly those rows here means that run
+    skips them instead of merging a day of unchanged insights again. Rows are yielded unchanged.
+    """
+
+    def __init__(self, state: MutableMapping[str, Any], lookback_seconds: float) -> None:
+        self._state = state
+        self._lookback = timedelta(seconds=lookback_seconds)
+        self._newest: datetime | None = None
+        self._candidates: dict[str, tuple[str, datetime]] = {}
+
+    def record(self, pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """Pass pages through, fingerprinting rows that may fall inside the next lookback."""
+        for records in pages:
+            for record in records:
+                seen_at = record["last_seen_at"]
+                if seen_at is None:
+                    continue
+                if self._newest is None or seen_at > self._newest:
+                    self._newest = seen_at
+                if seen_at >= self._newest - self._lookback:
+                    self._candidates[record["id"]] = (fingerprint(record), seen_at)
+            yield records
+
+    def commit(self) -> None:
+        """Keep the rows inside the final lookback window and store them as fingerprints."""
+        if self._newest is None:
+            return
+        floor = self._newest - self._lookback
+        kept = {
+            key: digest for key, (digest, seen_at) in self._candidates.items() if seen_at >= floor
+        }
+        if 0 < len(kept) <= MAX_TRACKED:
+            self._state[STATE_KEY] = kept

@@ -18,7 +18,7 @@ from dlt.common.schema.typing import TScd2StrategyDict
 from sources.opencx import activity, reconcile, rows, schema, settings
 from sources.opencx.batches import ScanStats, SeenEntities, batched_records, unique_records
 from sources.opencx.client import ClientSettings, OpenCXClient
-from sources.opencx.fingerprints import ChangedOnly
+from sources.opencx.fingerprints import ChangedOnly, FirstRunRecorder
 from sources.opencx.scan import PageTotals, ScanPlan, iter_pages, plan_scan
 
 CURSOR = "last_seen_at"
@@ -52,7 +52,12 @@ def insight_pages(
     scan_stats.strategy = "full_scan" if plan.is_full_scan else "recent_first"
     reconciling = full_scan and reconcile.covers_everything(filters_body, start_page)
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
-        if plan.stop_below is None or is_backfill:
+        first_run = last_seen_at.start_value is None and bool(last_seen_at.lag)
+        if first_run and not full_scan:
+            recorder = FirstRunRecorder(dlt.current.resource_state(), last_seen_at.lag or 0)
+            yield from recorder.record(_scan(client, plan, scan_stats))
+            recorder.commit()
+        elif plan.stop_below is None or is_backfill:
             yield from _scan(client, plan, scan_stats)
         else:
             changed_only = ChangedOnly(dlt.current.resource_state(), plan.stop_below)
