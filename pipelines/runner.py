@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -184,8 +183,3 @@ def print_summary(
 
 def _fmt(value: Any) -> str:
     return "none" if value is None else str(value)
-
-
-def data_dir_hint() -> str:
-    """Where dlt keeps pipeline working state (for the docs and `dlt pipeline` commands)."""
-    return os.environ.get("DLT_DATA_DIR", str(Path.home() / ".dlt"))

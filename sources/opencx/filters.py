@@ -52,13 +52,6 @@ class InsightFilters:
             if value is not None and name != "page"
         }
 
-    def without_sort(self) -> dict[str, Any]:
-        """Body without sort fields, for strategies that choose their own order."""
-        body = self.to_body()
-        body.pop("sortBy", None)
-        body.pop("sortOrder", None)
-        return body
-
 
 _API_NAMES = {
     "category": "category",

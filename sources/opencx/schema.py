@@ -151,11 +151,6 @@ def arrow_schema(table: str) -> pa.Schema:
     )
 
 
-def primary_key(table: str) -> list[str]:
-    """The primary-key columns of a table."""
-    return [col.name for col in TABLE_COLUMNS[table] if col.primary_key]
-
-
 def dlt_columns(table: str) -> TTableSchemaColumns:
     """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
     return {col.name: _dlt_column(col) for col in TABLE_COLUMNS[table]}
