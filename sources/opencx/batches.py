@@ -27,6 +27,13 @@ class ScanStats:
     deleted: int = 0
     unchanged: int = 0
     unstable: bool = False
+    # reconciliation: insights the scan did not return, those a GET found alive (and merged),
+    # and why no deletion was marked when candidates were left unconfirmed
+    missing: int = 0
+    found_alive: int = 0
+    deletions_withheld: str | None = None
+    # one-line remarks the run summary must show (e.g. why count_scope fell back to unknown)
+    notes: list[str] = field(default_factory=list)
 
     def as_metrics(self) -> dict[str, Any]:
         """Plain values for dlt's custom resource metrics."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 
-class FaultKind(str, enum.Enum):
+class FaultKind(str, enum.Enum):  # noqa: UP042 - str() of a member stays "FaultKind.X"
     """Every scripted fault; "slow" is written "slow:SECONDS" when enqueued."""
 
     HTTP_500 = "500"
