@@ -16,6 +16,7 @@ import duckdb
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.runner import run_catching_up
+from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
 
 TEST_KEY = "ocx_test_SECRET_5f1c2a9e"
@@ -49,6 +50,11 @@ class Workspace:
 
     def load(self, sim: Simulator, **source_args: Any) -> Pipeline:
         """Run one load in-process with fast retries and no pacing."""
+        self.load_with_stats(sim, **source_args)
+        return self.pipeline()
+
+    def load_with_stats(self, sim: Simulator, **source_args: Any) -> ScanStats:
+        """`load`, returning what the run's scans counted."""
         args: dict[str, Any] = {
             "api_key": TEST_KEY,
             "requests_per_minute": 0,
@@ -58,9 +64,7 @@ class Workspace:
         }
         if "base_url" not in args:
             args["base_url"] = sim.base_url
-        pipeline = self.pipeline()
-        run_catching_up(pipeline, args)
-        return pipeline
+        return run_catching_up(self.pipeline(), args)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(self.db), read_only=True) as con:

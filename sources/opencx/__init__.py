@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import dlt
+from dlt.common.exceptions import PipelineStateNotAvailable, SourceSectionNotAvailable
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.resource import DltResource
 
@@ -72,6 +73,7 @@ def opencx(
     backoff_base_seconds: float = 0.5,
     max_pages: int = settings.DEFAULT_MAX_PAGES,
     concurrency: int = settings.DEFAULT_CONCURRENCY,
+    max_deletion_checks: int = settings.DEFAULT_MAX_DELETION_CHECKS,
     activity: bool = False,
     activity_window_hours: float = 24.0,
     activity_reread_windows: int = 3,
@@ -84,6 +86,8 @@ def opencx(
     Without state (first run) or with `full_refresh`, every insight is read sorted by creation;
     otherwise only insights seen since the stored `last_seen_at` cursor minus `lookback_hours`.
     `since`/`until` bound a backfill on `last_seen_at` and leave the stored cursor untouched.
+    A reconciliation asks for each insight it did not see, up to `max_deletion_checks`, and
+    marks only those the API confirms gone.
     Filters (category ... page) are sent as the request body; `page` is the first page to read.
     `activity` adds the per-session-date-window table `insight_activity` (more requests).
     `stats` is not configuration: pass a `ScanStats` to read the run's request counts after it.
@@ -104,7 +108,7 @@ def opencx(
         or None,
         max_connections=options.whole("concurrency", concurrency, 1, 32),
     )
-    cursor = cursor_for_run(full_refresh, since, until, lookback_hours)
+    cursor = cursor_for_run(full_refresh and has_cursor(), since, until, lookback_hours)
     scan_stats = stats if stats is not None else ScanStats()
     page_cap = options.whole("max_pages", max_pages, 1, 10_000_000)
     windows = window_settings(
@@ -120,6 +124,7 @@ def opencx(
         start_page=filters.page or 1,
         max_pages=page_cap,
         full_scan=full_refresh,
+        max_deletion_checks=options.whole("max_deletion_checks", max_deletion_checks, 0, 100_000),
         last_seen_at=cursor,
     )
     seen, tables = SeenEntities(), InsightTables()
@@ -158,16 +163,27 @@ def window_settings(
     )
 
 
+def has_cursor() -> bool:
+    """Whether an earlier load stored the `last_seen_at` cursor (dlt state, read only here)."""
+    try:
+        state = dlt.current.source_state()
+    except (PipelineStateNotAvailable, SourceSectionNotAvailable):
+        return False
+    resource = state.get("resources", {}).get("insight_pages", {})
+    return resource.get("incremental", {}).get(CURSOR, {}).get("last_value") is not None
+
+
 def cursor_for_run(
-    full_refresh: bool, since: str | None, until: str | None, lookback_hours: float
+    keep_cursor: bool, since: str | None, until: str | None, lookback_hours: float
 ) -> dlt.sources.incremental[datetime]:
     """The `last_seen_at` cursor for this run's mode.
 
-    A bounded backfill or a full refresh gets an explicit range, which dlt evaluates on a
-    throw-away state: neither can move the stored cursor of the scheduled incremental runs.
+    A bounded backfill, or a full refresh once a cursor exists (`keep_cursor`), gets an
+    explicit range, which dlt evaluates on a throw-away state: neither can move the stored
+    cursor of the scheduled runs. A first run, full refresh or not, sets it.
     """
     lag_hours = options.bounded("lookback_hours", lookback_hours, 0, 24 * 3660)
-    if since is None and until is None and not full_refresh:
+    if since is None and until is None and not keep_cursor:
         return dlt.sources.incremental(
             CURSOR, lag=lag_hours * 3600, on_cursor_value_missing="include"
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from tenacity import (
@@ -167,15 +168,20 @@ class OpenCXClient:
 
     def get_insight(self, insight_id: str) -> dict[str, Any] | None:
         """GET /insights/{id}: the unfiltered insight, or None when the API says 404."""
-        path = f"{settings.INSIGHTS_PATH}/{insight_id}"
+        path = f"{settings.INSIGHTS_PATH}/{quote(insight_id, safe='')}"
         try:
             response = self._with_retries(lambda: self._send("GET", path, None))
         except ApiResponseError as exc:
             if exc.status == 404:
                 return None
             raise
-        body = response.json()
-        return body if isinstance(body, dict) else None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ApiResponseError(f"GET {path} answered 200 without an insight object")
+        return body
 
     def _with_retries(self, attempt: Callable[[], T]) -> T:
         retrying = Retrying(

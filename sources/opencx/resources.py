@@ -36,9 +36,10 @@ def insight_pages(
     start_page: int,
     max_pages: int,
     full_scan: bool,
+    max_deletion_checks: int = settings.DEFAULT_MAX_DELETION_CHECKS,
     last_seen_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(CURSOR),
 ) -> Iterator[list[dict[str, Any]]]:
-    """Parsed insights in batches; a complete reconciliation ends with tombstone batches."""
+    """Parsed insights in batches; a complete reconciliation ends with confirmed changes."""
     started = datetime.now(timezone.utc)
     is_backfill = last_seen_at.end_value is not None
     plan = plan_scan(
@@ -53,7 +54,7 @@ def insight_pages(
     reconciling = full_scan and reconcile.covers_everything(filters_body, start_page)
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
         first_run = last_seen_at.start_value is None and bool(last_seen_at.lag)
-        if first_run and not full_scan:
+        if first_run:
             recorder = FirstRunRecorder(dlt.current.resource_state(), last_seen_at.lag or 0)
             yield from recorder.record(_scan(client, plan, scan_stats))
             recorder.commit()
@@ -69,10 +70,12 @@ def insight_pages(
             if not scan_stats.saw_archived:
                 yield from _scan(client, _archived_plan(plan), scan_stats)
             if scan_stats.unstable:
+                scan_stats.deletions_withheld = (
+                    f"insights kept disappearing while the reconciliation paged "
+                    f"({settings.MAX_SCAN_PASSES} passes); none were marked deleted"
+                )
                 return
-            for batch in reconcile.tombstones(scan_stats.seen_ids, started):
-                scan_stats.deleted += len(batch)
-                yield batch
+            yield from reconcile.confirmed_changes(client, scan_stats, started, max_deletion_checks)
 
 
 def _scan(

@@ -43,6 +43,11 @@ DEFAULT_MAX_PAGES: Final = 100_000
 DEFAULT_CONCURRENCY: Final = 4
 # A full scan during which insights disappear is read again, at most this many times.
 MAX_SCAN_PASSES: Final = 3
+# Every insight a reconciliation did not see is asked for by id before it is marked deleted.
+# Up to this many per run (about 2 minutes at 90/min); more means the scan itself went wrong,
+# so only a sample of DELETION_SAMPLE is asked and nothing is marked.
+DEFAULT_MAX_DELETION_CHECKS: Final = 200
+DELETION_SAMPLE: Final = 20
 
 # The API may stamp `last_seen_at` with the session's time once the session is analysed, hours
 # after it happened. 24 h re-reads a day of active insights per run (a few pages) and covers
