@@ -4,6 +4,7 @@ and the expected rows computed independently from the simulator's ground truth."
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from typing import Any
 
 import dlt
 import duckdb
+import pytest
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.runner import run_catching_up
 from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
+from sources.opencx_simulator.server import Reply
 
 TEST_KEY = "ocx_test_SECRET_5f1c2a9e"
 SCOPELESS_KEY = "ocx_test_noscope_77aa"
@@ -189,3 +192,17 @@ def within_lookback(items: list[dict[str, Any]], cursor: datetime, hours: float)
     threshold = cursor - timedelta(hours=hours)
     seen = [ts(i.get("last_seen_at")) for i in items]
     return sum(1 for moment in seen if moment is not None and moment >= threshold)
+
+
+def answer_get_with(
+    monkeypatch: pytest.MonkeyPatch, sim: Simulator, status: int, body: dict[str, Any]
+) -> None:
+    """Make the simulator answer every GET /insights/{id} with this status and body."""
+    original = sim._endpoint
+
+    def endpoint(route: tuple[str, str], *args: Any) -> Reply:
+        if route[0] not in {"list", "categories"}:
+            return Reply(status, json.dumps(body).encode())
+        return original(route, *args)
+
+    monkeypatch.setattr(sim, "_endpoint", endpoint)

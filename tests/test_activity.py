@@ -13,7 +13,7 @@ from sources.opencx.activity import floor_to
 from sources.opencx.filters import format_timestamp
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
-from tests.helpers import Workspace, insight_requests, ts
+from tests.helpers import Workspace, answer_get_with, insight_requests, ts
 
 DAY = timedelta(days=1)
 SINCE = datetime(2026, 8, 20, tzinfo=timezone.utc)
@@ -159,3 +159,22 @@ def test_scheduled_runs_read_only_the_reread_windows(ws: Workspace, make_sim: Si
     windows = {r.body["sessionFromDate"] for r in insight_requests(sim)
                if "sessionFromDate" in r.body}  # fmt: skip
     assert len(windows) == 2
+
+
+@pytest.mark.parametrize("status", [403, 503], ids=["forbidden", "unavailable"])
+def test_a_failing_scope_probe_leaves_the_scope_unknown_and_loads_the_rest(
+    ws: Workspace, busy_sim: Simulator, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    answer_get_with(monkeypatch, busy_sim, status, {"statusCode": status, "message": "no"})
+    stats = ws.load_with_stats(
+        busy_sim, activity=True, since=SINCE.isoformat(), until=(SINCE + 3 * DAY).isoformat(),
+        max_attempts=2,
+    )  # fmt: skip
+    scopes = {r[0] for r in ws.query("SELECT DISTINCT count_scope FROM insight_activity")}
+    assert scopes == {"unknown"}
+    assert ws.count("insight_activity") == sum(
+        len(expected_window(busy_sim, SINCE + day * DAY)) for day in range(3)
+    )
+    assert len(stats.notes) == 1
+    assert "count_scope is unknown" in stats.notes[0]
+    assert str(status) in stats.notes[0]

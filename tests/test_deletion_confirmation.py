@@ -8,7 +8,6 @@ live insight is ever marked deleted, while every insight deleted before the scan
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +16,7 @@ import pytest
 
 from sources.opencx.settings import DELETION_SAMPLE
 from sources.opencx_simulator import Simulator
-from sources.opencx_simulator.server import Reply
-from tests.helpers import Workspace, insight_requests, loaded_insights
+from tests.helpers import Workspace, answer_get_with, insight_requests, loaded_insights
 
 Hook = Callable[[int, object], None]
 
@@ -141,20 +139,6 @@ def test_a_reconciliation_with_nothing_missing_asks_for_nothing(
     sim.clear_requests()
     ws.load(sim, full_refresh=True)
     assert get_requests(sim) == []
-
-
-def answer_get_with(
-    monkeypatch: pytest.MonkeyPatch, sim: Simulator, status: int, body: dict[str, Any]
-) -> None:
-    """Make the simulator answer every GET /insights/{id} with this status and body."""
-    original = sim._endpoint
-
-    def endpoint(route: tuple[str, str], *args: Any) -> Reply:
-        if route[0] not in {"list", "categories"}:
-            return Reply(status, json.dumps(body).encode())
-        return original(route, *args)
-
-    monkeypatch.setattr(sim, "_endpoint", endpoint)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sources.opencx.client import OpenCXClient
+from sources.opencx.errors import OpenCXError
 from sources.opencx.filters import format_timestamp
 from sources.opencx.rows import parse_insight
 from sources.opencx.scan import FULL_SCAN_SORT, ScanPlan, iter_pages
@@ -113,8 +114,9 @@ class ScopeDetector:
     probes per run settle it; the answer is kept for the rest of the run.
     """
 
-    def __init__(self, client: OpenCXClient) -> None:
+    def __init__(self, client: OpenCXClient, notes: list[str] | None = None) -> None:
         self._client = client
+        self._notes = notes if notes is not None else []
         self._scope: str | None = None
         self._probes = 0
 
@@ -128,7 +130,16 @@ class ScopeDetector:
         return self._scope or "unknown"
 
     def _compare(self, record: dict[str, Any], window: Window) -> str | None:
-        raw = self._client.get_insight(record["id"])
+        try:
+            raw = self._client.get_insight(record["id"])
+        except OpenCXError as exc:
+            # The probe only labels the counts; a key without access to GET /insights/{id} or
+            # a failing endpoint must not cost the user the whole load.
+            self._probes = MAX_PROBES
+            self._notes.append(
+                f"count_scope is unknown: the GET /insights/{{id}} probe failed: {exc}"
+            )
+            return None
         if raw is None:
             return None
         lifetime = parse_insight(raw)

@@ -252,7 +252,7 @@ def insight_activity(
     recorded_filters = activity.filters_json(filters_body)
     last_complete = activity.floor_to(now, window_settings.size)
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
-        detector = activity.ScopeDetector(client)
+        detector = activity.ScopeDetector(client, scan_stats.notes)
         for window in windows:
             records = activity.read_window(
                 client, filters_body, window, max_pages, client_settings.max_connections
