@@ -3,8 +3,7 @@ any past run can be reconstructed; incremental runs never close insights they di
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sources.opencx import schema
@@ -33,10 +32,33 @@ def history_as_of(ws: Workspace, moment: datetime) -> dict[str, tuple[Any, ...]]
     return as_of
 
 
-def run(ws: Workspace, sim: Simulator, **args: Any) -> tuple[datetime, dict[str, Any]]:
+def latest_boundary(ws: Workspace) -> datetime:
+    """The latest instant at which a version started or ended, read from the history itself.
+
+    dlt's scd2 stamps both with the load's boundary timestamp, so this is when the last load
+    that changed anything took effect; the state as of it is the state after that load. Reading
+    it from the data instead of the wall clock needs no sleep to keep loads apart.
+    """
+    rows = ws.query(
+        "SELECT max(moment) FROM (SELECT valid_from AS moment FROM insight_history "
+        "UNION ALL SELECT valid_to FROM insight_history)"
+    )
+    moment = rows[0][0]
+    assert isinstance(moment, datetime), "no version was ever written"
+    return moment
+
+
+def run(
+    ws: Workspace, sim: Simulator, previous: datetime | None = None, **args: Any
+) -> tuple[datetime, dict[str, Any]]:
+    """Load, and return the load's boundary with the state the history must show as of it.
+
+    Every run in these tests changes something, so its boundary must be strictly later than
+    the `previous` run's: otherwise the load wrote no version and the check would be vacuous.
+    """
     ws.load(sim, **args)
-    moment = datetime.now(timezone.utc)
-    time.sleep(0.05)  # the next load package gets a later boundary timestamp
+    moment = latest_boundary(ws)
+    assert previous is None or moment > previous
     return moment, tracked_insights(ws)
 
 
@@ -45,17 +67,17 @@ def test_history_reconstructs_every_past_run(ws: Workspace, sim: Simulator) -> N
     sim.clock.advance(hours=1)
     sim.store.bump_counts(12, rng_seed=1)
     sim.store.add_insight(sessions=3)
-    checkpoints.append(run(ws, sim))
+    checkpoints.append(run(ws, sim, checkpoints[-1][0]))
     mutate_everything(sim)
-    checkpoints.append(run(ws, sim, full_refresh=True))
+    checkpoints.append(run(ws, sim, checkpoints[-1][0], full_refresh=True))
     sim.clock.advance(hours=1)
     sim.store.bump_counts(6, rng_seed=2)
-    checkpoints.append(run(ws, sim))
+    checkpoints.append(run(ws, sim, checkpoints[-1][0]))
     ids = sim.store.insight_ids()
     sim.store.resolve(ids[20])
     sim.store.reassign(ids[21], None)
     sim.store.delete(ids[22])
-    checkpoints.append(run(ws, sim, full_refresh=True))
+    checkpoints.append(run(ws, sim, checkpoints[-1][0], full_refresh=True))
 
     for moment, expected in checkpoints:
         assert history_as_of(ws, moment) == expected
@@ -98,9 +120,8 @@ def test_deletion_closes_the_live_version(ws: Workspace, sim: Simulator) -> None
         f"WHERE insight_id = '{victim}' ORDER BY valid_from"
     )
     assert versions == [(False, True), (True, False)]
-    now = datetime.now(timezone.utc) + timedelta(seconds=1)
     assert victim not in {
         k
-        for k, v in history_as_of(ws, now).items()
+        for k, v in history_as_of(ws, latest_boundary(ws)).items()
         if v[schema.HISTORY_TRACKED.index("deleted_at")] is None
     }

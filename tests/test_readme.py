@@ -4,7 +4,6 @@ is documented, and the notebook's dashboard queries run on a loaded database."""
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace, ts
+from tests.test_history import latest_boundary
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -42,7 +42,7 @@ def test_every_public_column_is_documented() -> None:
 
 def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) -> None:
     tracked = "insight_id, status, occurrence_count, team_id, category_id, resolved_at, archived_at"
-    checkpoints = []
+    checkpoints: list[tuple[datetime, list[tuple[Any, ...]]]] = []
     for step in range(3):
         if step == 1:
             ids = sim.store.insight_ids()
@@ -53,13 +53,13 @@ def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) 
             sim.clock.advance(hours=1)
             sim.store.bump_counts(8)
         ws.load(sim, full_refresh=step == 1)
-        moment = datetime.now(timezone.utc)
+        moment = latest_boundary(ws)  # this load's scd2 boundary: every step changes something
+        assert not checkpoints or moment > checkpoints[-1][0]
         expected = ws.query(
             f"SELECT {tracked.replace('insight_id', 'id')} FROM insights "
             "WHERE deleted_at IS NULL ORDER BY id"
         )
         checkpoints.append((moment, expected))
-        time.sleep(0.05)
     for moment, expected in checkpoints:
         sql = readme_query("state_as_of").replace(AS_OF_LITERAL, f"TIMESTAMPTZ '{moment}'")
         assert run_sql(ws, sql) == expected
