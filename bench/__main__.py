@@ -3,10 +3,13 @@
 Each case starts its own simulator process (fixed seed) on 127.0.0.1 and runs each program under
 test in a fresh process, in alternation with its baselines, ``--repeats`` times; it reports the
 median and min-max of wall time and peak RSS, the requests the simulator received, and the ratio
-to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md``.
+to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md`` (git-ignored);
+with ``--record`` also the committed ``bench/results.json``, and regenerates ``bench/RESULTS.md``
+and the README's benchmark sections from it (``python -m bench.publish``).
 
-    python -m bench                     # all cases, 3 repeats (~10 min on 2 cores)
-    python -m bench --quick             # 1 repeat, smaller sizes (~1-2 min)
+    python -m bench                     # all cases, 3 repeats (~15 min on 2 cores)
+    python -m bench --record            # the same, and publish its figures
+    python -m bench --quick             # 1 repeat, smaller sizes (~2-3 min)
     python -m bench --cases full_30k,latency --repeats 5
     python -m bench --list
 """
@@ -14,21 +17,21 @@ to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from bench import report
+from bench import publish, record, render, report
 from bench.cases import Config, full_load_targets, registry, run_case
-from bench.harness import Bench, CaseResult, work_dir
+from bench.harness import IDLE_CPU_PERCENT, Bench, CaseResult, work_dir
+from bench.simproc import PROJECT_ROOT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-IDLE_CPU_PERCENT = 25.0
 
 
 def other_cpu_percent(wait_s: float) -> float:
@@ -60,6 +63,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"before each case wait up to S seconds for CPU use < {IDLE_CPU_PERCENT:g}%%",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"also write {record.RESULTS_FILE.relative_to(PROJECT_ROOT)} "
+        "(committed) and regenerate the documents from it",
+    )
     args = parser.parse_args(argv)
     if args.repeats is not None and not 1 <= args.repeats <= 20:
         parser.error("--repeats must be between 1 and 20")
@@ -71,28 +80,21 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    signal.signal(signal.SIGHUP, _exit_on_signal)
-    cfg = Config.quick() if args.quick else Config.full()
-    if args.repeats:
-        cfg = replace(cfg, repeats=args.repeats)
+def select(args: argparse.Namespace, cases: dict[str, Any]) -> list[str] | None:
+    """The cases to run, in registry order as given; None (after a message) if one is unknown."""
+    if not args.cases:
+        return list(cases)
+    selected = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in selected if c not in cases]
+    if unknown:
+        print(f"unknown case(s): {', '.join(unknown)}; see --list", file=sys.stderr)
+        return None
+    return selected
+
+
+def run_all(args: argparse.Namespace, cfg: Config, selected: list[str]) -> list[CaseResult]:
+    """Every selected case, then the targets that span several cases."""
     cases = registry(cfg)
-    if args.list:
-        for name, (title, baseline, _) in cases.items():
-            print(f"{name:14} {title} (baseline: {baseline})")
-        return 0
-    selected = list(cases)
-    if args.cases:
-        selected = [c.strip() for c in args.cases.split(",") if c.strip()]
-        unknown = [c for c in selected if c not in cases]
-        if unknown:
-            print(f"unknown case(s): {', '.join(unknown)}; see --list", file=sys.stderr)
-            return 2
-    mode = "quick" if args.quick else "full"
-    print(f"bench ({mode}, {cfg.repeats} repeat(s)): {', '.join(selected)}", flush=True)
-    started = time.monotonic()
     results: list[CaseResult] = []
     for name in selected:
         title, baseline, fn = cases[name]
@@ -112,25 +114,49 @@ def main(argv: list[str] | None = None) -> int:
         for r in results
         if r.name.startswith("full_") and "insights" in r.params
     }
-    results += full_load_targets(full)
-    info = report.machine()
-    info["code"] = sorted({str(r.params.get("code")) for r in results if "code" in r.params})
-    info["total_seconds"] = round(time.monotonic() - started, 1)
+    return results + full_load_targets(full)
+
+
+def write(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """The scratch copy always; the committed file and the documents only with --record."""
+    record.dump(data, args.out / "latest.json")
+    (args.out / "latest.md").write_text(render.results_md(data), encoding="utf-8")
+    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
+    if args.record:
+        record.dump(data, record.RESULTS_FILE)
+        print(f"wrote {record.RESULTS_FILE}")
+        publish.main([])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    cfg = Config.quick() if args.quick else Config.full()
+    if args.repeats:
+        cfg = replace(cfg, repeats=args.repeats)
+    cases = registry(cfg)
+    if args.list:
+        for name, (title, baseline, _) in cases.items():
+            print(f"{name:14} {title} (baseline: {baseline})")
+        return 0
+    selected = select(args, cases)
+    if selected is None:
+        return 2
+    mode = "quick" if args.quick else "full"
+    command = sys.argv[1:] if argv is None else argv
+    meta = record.metadata(cfg, mode, selected, command, record.now())
+    dirty = f", uncommitted changes: {', '.join(meta['dirty_paths'])}" if meta["dirty"] else ""
+    print(f"bench ({mode}, {cfg.repeats} repeat(s)) of {meta['commit_short']}{dirty}", flush=True)
+    print(f"cases: {', '.join(selected)}", flush=True)
+    started = time.monotonic()
+    results = run_all(args, cfg, selected)
+    meta["total_seconds"] = round(time.monotonic() - started, 1)
     print()
     print(report.text(results))
-    print(f"\ntotal {info['total_seconds']:.0f} s")
-    args.out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "mode": mode,
-        "config": cfg.__dict__,
-        "machine": info,
-        "cases": [r.to_json() for r in results],
-    }
-    (args.out / "latest.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (args.out / "latest.md").write_text(report.markdown(results, info, mode))
-    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
-    failed = any(r.error for r in results)
-    return 1 if failed else 0
+    print(f"\ntotal {meta['total_seconds']:.0f} s")
+    write(args, record.payload(meta, cfg, results))
+    return 1 if any(r.error for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import duckdb
 
+from bench import loader_formats, phases
 from bench.harness import (
     CONNECTOR,
+    DIAGNOSTIC,
     FLOOR,
     FLOOR4,
     FLOOR4_RETRY,
@@ -24,6 +26,7 @@ from bench.harness import (
     Bench,
     CaseResult,
     RunRecord,
+    Summary,
     bound_target,
     count_target,
     duckdb_ids,
@@ -55,6 +58,8 @@ class Config:
     inject_429_rate: float
     retry_after: float
     rest_api_max_insights: int  # above this size rest_api runs once (it needs minutes and GBs)
+    phases_sizes: tuple[int, ...]
+    loader_formats_insights: int
     keep: bool = False
 
     @classmethod
@@ -76,6 +81,8 @@ class Config:
             inject_429_rate=0.02,
             retry_after=1.0,
             rest_api_max_insights=30_000,
+            phases_sizes=(10_000, 100_000),
+            loader_formats_insights=30_000,
         )
 
     @classmethod
@@ -90,6 +97,8 @@ class Config:
                 "scheduled_insights": 3_000,
                 "rate_insights": 3_000,
                 "fault_insights": 3_000,
+                "phases_sizes": (3_000, 10_000),
+                "loader_formats_insights": 3_000,
             }
         )
 
@@ -103,6 +112,12 @@ def rotated(variants: list[str], repeat: int) -> list[str]:
 def pages(n: int) -> int:
     """Pages of PAGE_SIZE needed for `n` rows."""
     return math.ceil(n / PAGE_SIZE)
+
+
+def _usable(result: CaseResult, variant: str) -> Summary | None:
+    """A variant's summary if at least one of its runs succeeded: targets never judge failures."""
+    summary = result.summary(variant)
+    return summary if summary is not None and summary.failed < summary.runs else None
 
 
 def _add(result: CaseResult, record: RunRecord) -> RunRecord:
@@ -164,7 +179,7 @@ def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
     target_sizes = [n for n in sizes if n >= 30_000] or sizes[-1:]
     for n in target_sizes:
         result = results[n]
-        conn, floor = result.summary(CONNECTOR), result.summary(FLOOR)
+        conn, floor = _usable(result, CONNECTOR), _usable(result, FLOOR)
         if conn is None or floor is None:
             continue
         result.targets.append(
@@ -181,7 +196,7 @@ def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
     if len(sizes) >= 2:
         big = sizes[-1]
         ref = 10_000 if 10_000 in sizes and big != 10_000 else sizes[0]
-        big_s, ref_s = results[big].summary(CONNECTOR), results[ref].summary(CONNECTOR)
+        big_s, ref_s = _usable(results[big], CONNECTOR), _usable(results[ref], CONNECTOR)
         if big_s is not None and ref_s is not None:
             case = CaseResult(
                 f"memory_flat_{ref // 1000}k_{big // 1000}k",
@@ -229,7 +244,7 @@ def latency(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     connections = 4 if variant == FLOOR4 else 1
                     argv, env = bench.floor_argv(sim, state, connections), bench.env(state)
                 _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
-    conn, floor4 = result.summary(CONNECTOR), result.summary(FLOOR4)
+    conn, floor4 = _usable(result, CONNECTOR), _usable(result, FLOOR4)
     if conn and floor4:
         result.targets.append(
             ratio_target(
@@ -304,7 +319,7 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     state = bench.fresh_dir("startup")
                     argv, env = bench.startup_argv(sim), bench.env(state)
                 _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
-    conn, startup = result.summary(CONNECTOR), result.summary(STARTUP)
+    conn, startup = _usable(result, CONNECTOR), _usable(result, STARTUP)
     if conn and startup:
         result.targets.append(
             count_target(result.name, "requests (1 + lookback pages)", max(conn.requests), expected)
@@ -380,7 +395,7 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                         )
                 if variant == CONNECTOR:
                     worst = max(worst, (record.requests - expected, record.requests, expected))
-    if result.summary(CONNECTOR) is not None:
+    if _usable(result, CONNECTOR) is not None:
         result.targets.append(
             count_target(result.name, "requests vs minimum (worst repeat)", worst[1], worst[2])
         )
@@ -416,7 +431,7 @@ def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
             record = _add(result, bench.run(sim, CONNECTOR, repeat, argv, env, state)[0])
             _check_rows(result, record, state / "connector.duckdb", "opencx.insights", n)
     result.records.append(RunRecord(THEORY, 0, round(ideal, 3), 0.0, r_pages, {}, True))
-    conn = result.summary(CONNECTOR)
+    conn = _usable(result, CONNECTOR)
     if conn:
         result.targets.append(
             bound_target(
@@ -517,14 +532,14 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     f"connector repeat {repeat}: {missing} missing, "
                     f"{extra} unexpected, {rows - len(ids)} duplicates"
                 )
-    conn, floor = result.summary(CONNECTOR), result.summary(FLOOR_RETRY)
-    if conn:
+    conn, floor = _usable(result, CONNECTOR), _usable(result, FLOOR_RETRY)
+    if result.summary(CONNECTOR) is not None:  # a failed connector run is an incomplete one
         result.targets.append(
             count_target(
                 result.name, "runs incomplete or with rows missing", 0 if complete else 1, 0
             )
         )
-    floor4 = result.summary(FLOOR4_RETRY)
+    floor4 = _usable(result, FLOOR4_RETRY)
     if conn and floor4:
         result.notes.append(
             f"connector / floor with 4 connections and the same retries: "
@@ -542,6 +557,42 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 " s",
             )
         )
+
+
+# ---------------------------------------------------------------------------- diagnostics
+
+
+def phases_diagnostic(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """The connector's phases (imports, extract, normalize, load), to explain the wall times."""
+    result.params.update(sizes=list(cfg.phases_sizes))
+    runs: dict[int, list[list[dict[str, object]]]] = {n: [] for n in cfg.phases_sizes}
+    for _ in range(cfg.repeats):
+        for n in cfg.phases_sizes:
+            runs[n].append(phases.measure_size(n, bench.fresh_dir(f"phases-{n}")))
+    result.data["phases"] = [{"insights": n, "runs": marks} for n, marks in runs.items()]
+
+
+def loader_formats_diagnostic(bench: Bench, cfg: Config, result: CaseResult) -> None:
+    """How the rows reach dlt, compared: the evidence for the connector's Arrow batches."""
+    from sources.opencx.settings import BATCH_ROWS  # noqa: PLC0415
+
+    del bench  # each case is its own process with its own temporary directory
+    n = cfg.loader_formats_insights
+    result.params.update(insights=n, batch_rows=BATCH_ROWS)
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in loader_formats.CASES}
+    for repeat in range(cfg.repeats):
+        for label in rotated(list(loader_formats.CASES), repeat):
+            shape, file_format = loader_formats.CASES[label]
+            runs[label].append(loader_formats.measure(shape, file_format, n))
+    result.data["loader_formats"] = [
+        {
+            "label": label,
+            "shape": loader_formats.CASES[label][0],
+            "format": loader_formats.CASES[label][1],
+            "runs": r,
+        }
+        for label, r in runs.items()
+    ]
 
 
 # ---------------------------------------------------------------------------- registry
@@ -583,6 +634,18 @@ def registry(cfg: Config) -> dict[str, tuple[str, str, CaseFn]]:
         f"{cfg.drop_rate:.0%} drops, {cfg.inject_429_rate:.0%} 429s",
         FLOOR_RETRY,
         faults,
+    )
+    cases["phases"] = (
+        "Diagnostic: the connector's phases at "
+        + ", ".join(str(n) for n in cfg.phases_sizes)
+        + " insights",
+        DIAGNOSTIC,
+        phases_diagnostic,
+    )
+    cases["loader_formats"] = (
+        f"Diagnostic: dlt loader file formats, {cfg.loader_formats_insights} insights",
+        DIAGNOSTIC,
+        loader_formats_diagnostic,
     )
     return cases
 

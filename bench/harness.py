@@ -28,6 +28,9 @@ FLOOR4_RETRY = "floor (4 connections, same retries)"
 REST_API = "dlt rest_api"
 STARTUP = "import dlt + 1 request"
 THEORY = "R x 60 / limit"
+DIAGNOSTIC = "none (diagnostic)"
+# CPU use by other processes above which timings are noticeably skewed (`--wait-idle`).
+IDLE_CPU_PERCENT = 25.0
 
 # Inherited settings that would change what the measured programs do.
 _SCRUB = ("SOURCES__", "DESTINATION__", "DLT_", "RUNTIME__", "NORMALIZE__", "LOAD__", "EXTRACT__")
@@ -63,6 +66,7 @@ class Summary:
     rss_max: float
     requests: list[int]
     count_429: int
+    span_median: float = 0.0  # first to last request at the simulator
 
 
 @dataclass
@@ -91,6 +95,8 @@ class CaseResult:
     load_avg: list[float] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    # Diagnostic tables (phases, loader formats) that are not runs of a variant.
+    data: dict[str, Any] = field(default_factory=dict)
 
     def variants(self) -> list[str]:
         """Variants in first-run order."""
@@ -116,6 +122,7 @@ class CaseResult:
             rss_max=max(rss),
             requests=[r.requests for r in runs],
             count_429=sum(r.statuses.get("429", 0) for r in runs),
+            span_median=statistics.median(float(r.extra.get("request_span_s", 0.0)) for r in good),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -132,8 +139,26 @@ class CaseResult:
             "summaries": [asdict(s) for s in summaries if s is not None],
             "targets": [asdict(t) for t in self.targets],
             "notes": self.notes,
+            "data": self.data,
             "runs": [asdict(r) for r in self.records],
         }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CaseResult:
+        """The inverse of `to_json`: documents are rendered from the runs, as stdout is."""
+        return cls(
+            name=str(raw["name"]),
+            title=str(raw["title"]),
+            baseline=str(raw["baseline"]),
+            params=dict(raw["params"]),
+            records=[RunRecord(**r) for r in raw["runs"]],
+            targets=[Target(**t) for t in raw["targets"]],
+            notes=[str(n) for n in raw["notes"]],
+            load_avg=[float(x) for x in raw["load_avg"]],
+            seconds=float(raw["seconds"]),
+            error=str(raw["error"]),
+            data=dict(raw.get("data", {})),
+        )
 
 
 def ratio_target(

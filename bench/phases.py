@@ -4,7 +4,8 @@
 fresh measured process that imports, builds the source, then runs ``extract``, ``normalize`` and
 ``load`` one after the other, printing wall time, peak RSS so far and current RSS after each.
 A second, incremental run (nothing new) follows in the same process. Diagnostic only: the figures
-in the benchmark table come from ``python -m bench``.
+in the benchmark table come from ``python -m bench``, which also records these phases (the
+``phases`` diagnostic) in its results file.
 """
 
 from __future__ import annotations
@@ -66,27 +67,46 @@ def measure(base_url: str, tmp: str) -> list[dict[str, Any]]:
     return marks
 
 
+class PhasesError(RuntimeError):
+    """The measured process failed; the message carries the end of its stderr."""
+
+
+def measure_size(n: int, work_dir: Path, timeout_s: float = 900.0) -> list[dict[str, Any]]:
+    """One measured process against a fresh simulator of `n` insights: its phase marks.
+
+    ``python -m bench`` records these as the ``phases`` diagnostic, so the documents' figures on
+    where the time goes come from the same results file as everything else.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with SimProcess(n, log_path=work_dir / "sim.log") as sim:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DLT_"))}
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.phases", "--child", sim.base_url, str(work_dir)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    if out.returncode != 0:
+        raise PhasesError(f"bench.phases at {n} exited {out.returncode}: {out.stderr[-2000:]}")
+    marks: list[dict[str, Any]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return marks
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"]:
         print(json.dumps(measure(argv[1], argv[2])))
         return 0
     sizes = [int(a) for a in argv] or [30_000]
     for n in sizes:
-        with SimProcess(n) as sim, tempfile.TemporaryDirectory() as tmp:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DLT_"))}
-            out = subprocess.run(
-                [sys.executable, "-m", "bench.phases", "--child", sim.base_url, tmp],
-                cwd=PROJECT_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-        if out.returncode != 0:
-            print(out.stderr[-2000:], file=sys.stderr)
-            return 1
-        marks = json.loads(out.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                marks = measure_size(n, Path(tmp))
+            except PhasesError as error:
+                print(error, file=sys.stderr)
+                return 1
         print(f"N={n}")
         print(f"  {'phase':28} {'t s':>7} {'+s':>6} {'peak MB':>8} {'RSS MB':>7}")
         previous = 0.0

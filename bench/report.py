@@ -1,49 +1,15 @@
-"""Render results: one table for stdout, latest.json and latest.md."""
+"""Tables of results, shared by stdout and the documents (``bench.render``)."""
 
 from __future__ import annotations
 
-import platform
-import subprocess
 from collections.abc import Sequence
-from importlib import metadata
-from typing import Any
 
 from bench.harness import CaseResult, Summary
-from bench.simproc import PROJECT_ROOT
-
-
-def _cmd(argv: Sequence[str]) -> str:
-    try:
-        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip()
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    versions = {}
-    for dist in ("dlt", "duckdb", "httpx", "pyarrow"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = "?"
-    lscpu = _cmd(["lscpu"]).splitlines()[:10]
-    return {
-        "nproc": _cmd(["nproc"]),
-        "lscpu": lscpu,
-        "free_g": _cmd(["free", "-g"]).splitlines(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "commit": _cmd(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"]),
-        "dirty": bool(
-            _cmd(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "sources", "pipelines"])
-        ),
-    }
 
 
 def _range(median: float, low: float, high: float, fmt: str) -> str:
+    if f"{low:{fmt}}" == f"{high:{fmt}}":
+        return f"{median:{fmt}}"  # one run, or runs equal at this precision: no range to show
     return f"{median:{fmt}} ({low:{fmt}}-{high:{fmt}})"
 
 
@@ -134,36 +100,3 @@ def text(results: Sequence[CaseResult]) -> str:
     if notes:
         parts += ["", "Notes:", *notes]
     return "\n".join(parts)
-
-
-def markdown(results: Sequence[CaseResult], info: dict[str, Any], mode: str) -> str:
-    """latest.md: the tables, the machine, the notes."""
-    dirty = " (sources or pipelines modified)" if info.get("dirty") else ""
-    lines = [
-        f"# Benchmark results ({mode})",
-        "",
-        f"Commit {info.get('commit')}{dirty}, connector code {', '.join(info.get('code', []))}"
-        f", Python {info.get('python')}, "
-        + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
-        "",
-        md_table(HEADER, rows(results)),
-        "",
-        "## Targets",
-        "",
-        md_table(TARGET_HEADER, target_rows(results)),
-        "",
-        "## Cases",
-        "",
-    ]
-    for r in results:
-        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        lines.append(
-            f"- **{r.name}**: {r.title}; baseline: {r.baseline}; {params}; "
-            f"{r.seconds:.0f} s, load average {r.load_avg}"
-        )
-        lines += [f"  - {n}" for n in r.notes]
-        if r.error:
-            lines.append(f"  - ERROR: {r.error}")
-    lines += ["", "## Machine", "", "```", f"nproc: {info.get('nproc')}"]
-    lines += list(info.get("lscpu", [])) + list(info.get("free_g", [])) + ["```", ""]
-    return "\n".join(lines)
