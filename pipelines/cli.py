@@ -7,8 +7,9 @@ work without credentials.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
+DEFAULT_PROGRESS_SECONDS = 30.0
 # CLI flag -> source parameter, for every POST /insights body field.
 FILTER_FLAGS: dict[str, str] = {
     "category": "category name (case-insensitive)",
@@ -33,9 +34,20 @@ FILTER_FLAGS: dict[str, str] = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a wrong option ends in one line (exit 2) like every other user error.
+
+    The default prints the whole usage block first, which in a cron mail buries the cause.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `error: <message>` and exit with the configuration status."""
+        self.exit(2, f"error: {message} (python pipelines/insights.py --help lists options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser; every option maps to a dlt config key so cron jobs can use env vars."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python pipelines/insights.py",
         description=(
             "Load OpenCX insights into DuckDB (default) or any dlt destination. Configuration "
@@ -91,13 +103,49 @@ def build_parser() -> argparse.ArgumentParser:
     filters = parser.add_argument_group("filters (POST /insights body fields)")
     for name, help_text in FILTER_FLAGS.items():
         filters.add_argument("--" + name.replace("_", "-"), dest=name, help=help_text)
-    parser.add_argument(
+    add_output_options(parser)
+    return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What the command writes where: cron mails every byte, operators want a log file."""
+    output = parser.add_argument_group("output")
+    loudness = output.add_mutually_exclusive_group()
+    loudness.add_argument(
         "-v",
         "--verbose",
         action="store_true",
         help="log retries and show tracebacks of unexpected errors",
     )
-    return parser
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing on success (for cron); failures still print their one line",
+    )
+    output.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append a timestamped log (retries, progress, summary, errors) to this file",
+    )
+    output.add_argument(
+        "--progress-every",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=DEFAULT_PROGRESS_SECONDS,
+        help="when stderr is not a terminal, log a progress line this often "
+        f"(default {DEFAULT_PROGRESS_SECONDS:g}); on a terminal a progress bar is shown",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def source_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,6 +6,7 @@ credentials. Every failure a user can cause ends in one line on stderr and a non
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, run, and turn any failure into one line and an exit status."""
     args = build_parser().parse_args(argv)
     from pipelines.errors import report_failure  # noqa: PLC0415
+    from pipelines.logs import configured_logging  # noqa: PLC0415
+
+    try:
+        with configured_logging(verbose=args.verbose, quiet=args.quiet, log_file=args.log_file):
+            return _run_reporting(args)
+    except Exception as exc:  # the log file itself could not be opened
+        return report_failure(exc, verbose=args.verbose)
+
+
+def _run_reporting(args: argparse.Namespace) -> int:
+    """The run inside the logging setup, so failures reach the log file too."""
+    from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
 
     try:
         from pipelines import runner  # noqa: PLC0415
@@ -33,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was committed past the last completed load",
               file=sys.stderr)  # fmt: skip
-        return 130
+        return INTERRUPTED_EXIT
     except Exception as exc:
         return report_failure(exc, verbose=args.verbose)
 

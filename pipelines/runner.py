@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
+import io
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,10 +19,16 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.providers.toml import SettingsTomlProvider
+from dlt.common.pipeline import get_dlt_pipelines_dir
+from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.cli import source_overrides
-from pipelines.progress import LongLoadProgress
+from pipelines.errors import finished_status
+from pipelines.logs import log_to_file
+from pipelines.preflight import check_destination, wants_reconciliation
+from pipelines.progress import StepCollector, progress_reporter
+from pipelines.runlock import run_lock
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
@@ -32,6 +39,7 @@ DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
 DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
 DEMO_API_KEY = "ocx_demo_key"
 ROOT_CONFIG_PROVIDER = "opencx_root_config.toml"
+summary_logger = logging.getLogger("pipelines.summary")
 
 
 @dataclass
@@ -110,45 +118,61 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         }
 
 
-def make_pipeline(target: RunTarget) -> Pipeline:
-    """The dlt pipeline; progress goes to stderr every 5 s on long loads."""
+def make_pipeline(target: RunTarget, progress: Collector | None = None) -> Pipeline:
+    """The dlt pipeline; `progress` learns which dlt step runs (for the progress display)."""
     return dlt.pipeline(
         pipeline_name=target.pipeline_name,
         destination=target.destination,
         dataset_name=target.dataset,
-        progress=LongLoadProgress(log_period=5.0, logger=sys.stderr, dump_system_stats=False),
+        progress=progress or StepCollector(),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """One load; returns the exit status (errors propagate to the caller's reporter)."""
+    """One load; returns the exit status (errors propagate to the caller's reporter).
+
+    Checks that need neither the network nor the destination come first; then the pipeline's
+    lock, so a second run of the same pipeline stops before touching the destination (whose
+    DuckDB file the first run holds), the state or the API.
+    """
     register_root_config()
     started = time.monotonic()
+    source_args = source_overrides(args)
+    check_destination(args.destination or "duckdb", reconciling=wants_reconciliation(source_args))
+    name = settings.DEMO_PIPELINE_NAME if args.demo else settings.PIPELINE_NAME
     with contextlib.ExitStack() as stack:
-        source_args = source_overrides(args)
+        stack.enter_context(run_lock(Path(get_dlt_pipelines_dir()), name))
+        if args.quiet:  # nothing on stdout on success, whoever would print there
+            stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         if args.demo:
             source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
         target = resolve_target(args, args.demo)
-        pipeline = make_pipeline(target)
+        steps = StepCollector()
+        pipeline = make_pipeline(target, steps)
         if cursor_value(pipeline) is None:
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
-        stats = run_catching_up(pipeline, source_args)
+        stats = ScanStats()
+        with progress_reporter(stats, steps, quiet=args.quiet, period=args.progress_every):
+            run_catching_up(pipeline, source_args, stats)
         print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started)
-    return 0
+    return finished_status(stats)
 
 
-def run_catching_up(pipeline: Pipeline, source_args: dict[str, Any]) -> ScanStats:
+def run_catching_up(
+    pipeline: Pipeline, source_args: dict[str, Any], stats: ScanStats | None = None
+) -> ScanStats:
     """Finish what a killed run left behind, then load what is new.
 
     dlt ignores new data while load packages are pending, so a run after a crash would only
     finish the old package. Completing it first (its state commits with it) and then building
-    the source from that state makes the same run also catch up with the API.
+    the source from that state makes the same run also catch up with the API. `stats` (new
+    if not given) counts the run as it goes, for a progress display on another thread.
     """
     if pipeline.has_pending_data:
         pipeline.run()
         dedupe_history(pipeline)
-    stats = ScanStats()
+    stats = stats if stats is not None else ScanStats()
     pipeline.run(opencx(**source_args, stats=stats))
     return stats
 
@@ -165,20 +189,35 @@ def cursor_value(pipeline: Pipeline) -> Any:
 def print_summary(
     pipeline: Pipeline, target: RunTarget, stats: ScanStats, cursor_before: Any, elapsed: float
 ) -> None:
-    """What a cron log needs: rows per table, requests, retries, time, cursor movement."""
+    """What a cron log needs: rows per table, requests, retries, time, cursor movement, notes.
+
+    The same lines go to the log file (if any), where an operator reads runs side by side.
+    """
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
     counts = dict(normalize.row_counts) if normalize else {}
     tables = ("insights", "categories", "teams", "people", "insight_history", "insight_activity")
     rows = ", ".join(f"{t} {counts.get(t, 0)}" for t in tables)
-    print(f"loaded into {target.description}, dataset {target.dataset} "
-          f"(pipeline {pipeline.pipeline_name})")  # fmt: skip
-    print(f"  strategy: {stats.strategy}, unchanged skipped: {stats.unchanged}, "
-          f"marked deleted: {stats.deleted}")  # fmt: skip
-    print(f"  rows merged: {rows}")
-    print(f"  requests: {stats.requests.requests} (retries {stats.requests.retries}), "
-          f"elapsed {elapsed:.1f} s")  # fmt: skip
-    print(f"  cursor last_seen_at: {_fmt(cursor_before)} -> {_fmt(cursor_value(pipeline))}")
+    requests = stats.requests.snapshot()
+    throttled = f", 429s {requests.rate_limited}" if requests.rate_limited else ""
+    lines = [
+        f"loaded into {target.description}, dataset {target.dataset} "
+        f"(pipeline {pipeline.pipeline_name})",
+        f"  strategy: {stats.strategy}, unchanged skipped: {stats.unchanged}, "
+        f"marked deleted: {stats.deleted}",
+        f"  rows merged: {rows}",
+        f"  requests: {requests.requests} (retries {requests.retries}{throttled}), "
+        f"elapsed {elapsed:.1f} s",
+        f"  cursor last_seen_at: {_fmt(cursor_before)} -> {_fmt(cursor_value(pipeline))}",
+        *(f"  note: {_one_line(note)}" for note in stats.notes),
+    ]
+    for line in lines:
+        print(line)
+        log_to_file(summary_logger, logging.INFO, "%s", line)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _fmt(value: Any) -> str:

@@ -6,6 +6,7 @@ dlt and what to report), not about how to talk to the API.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +17,40 @@ from sources.opencx.client import RequestStats
 
 
 @dataclass
+class WindowProgress:
+    """Activity windows planned and read in this run.
+
+    The activity scan reads one session-date window after the other; on a long run the
+    progress display (another thread) shows how many are done of how many planned.
+    """
+
+    planned: int = 0
+    done: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def plan(self, windows: int) -> None:
+        """Add windows to read."""
+        with self._lock:
+            self.planned += windows
+
+    def window_done(self) -> None:
+        """Count one window read completely."""
+        with self._lock:
+            self.done += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        """(done, planned) at one instant."""
+        with self._lock:
+            return self.done, self.planned
+
+
+@dataclass
 class ScanStats:
     """What one run's scans did: ids seen (for reconciliation) and counts for the summary."""
 
     strategy: str = "not started"
     requests: RequestStats = field(default_factory=RequestStats)
+    windows: WindowProgress = field(default_factory=WindowProgress)
     seen_ids: set[str] = field(default_factory=set)
     saw_archived: bool = False
     duplicates: int = 0

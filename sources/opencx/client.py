@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from tenacity import (
@@ -33,6 +33,7 @@ from sources.opencx.errors import (
     ApiResponseError,
     ApiUnreachableError,
     AuthenticationError,
+    ConfigValueError,
     PermissionDeniedError,
 )
 
@@ -53,6 +54,26 @@ class ClientSettings:
     requests_per_minute: float | None = settings.DEFAULT_REQUESTS_PER_MINUTE
     max_connections: int = 4
 
+    def __post_init__(self) -> None:
+        """A malformed base URL is a configuration error, not eight retries of a network one."""
+        check_base_url(self.base_url)
+
+
+def check_base_url(base_url: str) -> None:
+    """Raise ConfigValueError unless `base_url` is an http(s) URL with a host (and a valid port)."""
+    try:
+        parts = urlsplit(base_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is not a number in range raises ValueError
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ConfigValueError(
+            f"base_url {base_url!r:.100} is not an http:// or https:// URL with a host, "
+            f"e.g. {settings.DEFAULT_BASE_URL}",
+            "base_url",
+        )
+
 
 @dataclass(frozen=True)
 class InsightsPage:
@@ -64,13 +85,38 @@ class InsightsPage:
     total_pages: int
 
 
+@dataclass(frozen=True)
+class RequestCounts:
+    """A consistent copy of `RequestStats`, for a progress reporter on another thread."""
+
+    requests: int
+    retries: int
+    rate_limited: int
+    pages: int
+    insights: int
+    pages_planned: int
+    pages_bounded: int
+
+
 @dataclass
 class RequestStats:
-    """Counts for the run summary and for tests asserting the request budget."""
+    """Counts for the run summary, the progress display and tests asserting the request budget.
+
+    Pages are counted here (not per scan) because every scan of a run shares this object with
+    its client: the progress display needs the run's total, whichever scan is going. Pages are
+    fetched by a thread pool while another thread reports, so every change holds the lock.
+    `pages_planned` is what the scans said they will read once their first page told the total;
+    `pages_bounded` is the part of it that is only an upper bound (a recent-first scan stops at
+    the cursor, usually much earlier).
+    """
 
     requests: int = 0
     retries: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    pages: int = 0
+    insights: int = 0
+    pages_planned: int = 0
+    pages_bounded: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, status: int) -> None:
@@ -83,6 +129,31 @@ class RequestStats:
         """Count one retry decision."""
         with self._lock:
             self.retries += 1
+
+    def record_page(self, insights: int) -> None:
+        """Count one page a scan accepted and the insights on it."""
+        with self._lock:
+            self.pages += 1
+            self.insights += insights
+
+    def plan_pages(self, pages: int, bounded: int = 0) -> None:
+        """Change the planned page count (negative when a scan ends early or its total moves)."""
+        with self._lock:
+            self.pages_planned += pages
+            self.pages_bounded += bounded
+
+    def snapshot(self) -> RequestCounts:
+        """All counters at one instant."""
+        with self._lock:
+            return RequestCounts(
+                requests=self.requests,
+                retries=self.retries,
+                rate_limited=self.statuses[429],
+                pages=self.pages,
+                insights=self.insights,
+                pages_planned=self.pages_planned,
+                pages_bounded=self.pages_bounded,
+            )
 
 
 class RequestPacer:
@@ -230,7 +301,8 @@ class OpenCXClient:
         self.stats.record_retry()
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
+        # INFO, not WARNING: a retry that succeeds is routine; the command shows it with -v
+        logger.info(
             "retrying after %s (attempt %d of %d, waiting %.1f s)",
             describe(exc),
             state.attempt_number,

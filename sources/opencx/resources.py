@@ -251,12 +251,16 @@ def insight_activity(
     windows = activity.plan_windows(now, complete_until, window_settings, since, until)
     recorded_filters = activity.filters_json(filters_body)
     last_complete = activity.floor_to(now, window_settings.size)
+    # counted on a second, lazy pass: a long backfill's windows are never all held in memory
+    planned = activity.plan_windows(now, complete_until, window_settings, since, until)
+    scan_stats.windows.plan(sum(1 for _ in planned))
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
         detector = activity.ScopeDetector(client, scan_stats.notes)
         for window in windows:
             records = activity.read_window(
                 client, filters_body, window, max_pages, client_settings.max_connections
             )
+            scan_stats.windows.window_done()
             if records:
                 scope = detector.scope_for(records, window)
                 yield rows.activity_table(records, window, scope, recorded_filters)

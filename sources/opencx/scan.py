@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sources.opencx.client import InsightsPage, OpenCXClient
+from sources.opencx.client import InsightsPage, OpenCXClient, RequestStats
 from sources.opencx.errors import ApiResponseError
 from sources.opencx.rows import parse_insight
 
@@ -95,16 +95,57 @@ def iter_pages(
     recent-first scan stays sequential: it must look at each page before asking for the next.
     """
     totals = totals if totals is not None else PageTotals()
-    first = _checked_page(client, plan, plan.start_page, None, totals)
-    records = _parse(first)
-    if records:
-        yield records
-    if _is_last(first, plan.start_page) or _reached_cursor(records, plan.stop_below):
-        return
-    if plan.is_full_scan and plan.concurrency > 1:
-        yield from _pages_in_parallel(client, plan, first.total_pages, totals)
-    else:
-        yield from _pages_in_sequence(client, plan, totals)
+    progress = ScanProgress(client.stats, plan)
+    try:
+        first = _checked_page(client, plan, plan.start_page, None, totals, progress)
+        records = _parse(first)
+        if records:
+            yield records
+        if _is_last(first, plan.start_page) or _reached_cursor(records, plan.stop_below):
+            return
+        if plan.is_full_scan and plan.concurrency > 1:
+            yield from _pages_in_parallel(client, plan, first.total_pages, totals, progress)
+        else:
+            yield from _pages_in_sequence(client, plan, totals, progress)
+    finally:
+        progress.finish()
+
+
+class ScanProgress:
+    """A scan's share of the run's page counts in `RequestStats`.
+
+    The first page tells how many pages the scan will read: all of them for a full scan, at
+    most that many for a recent-first scan (it stops at the cursor). The plan follows a total
+    that moves, and when the scan ends its unread remainder is taken back, so the run's counts
+    add up to what was actually read.
+    """
+
+    def __init__(self, stats: RequestStats, plan: ScanPlan) -> None:
+        self._stats = stats
+        self._plan = plan
+        self._planned = 0
+        self._read = 0
+
+    def page_read(self, page: InsightsPage, page_number: int) -> None:
+        """Count an accepted page; its `totalPages` (re)sets this scan's plan."""
+        self._read += 1
+        self._stats.record_page(len(page.items))
+        last = min(page.total_pages, self._plan.start_page + self._plan.max_pages - 1)
+        planned = max(last - self._plan.start_page + 1, page_number - self._plan.start_page + 1)
+        self._replan(planned)
+
+    def finish(self) -> None:
+        """The scan is over: what was not read is no longer planned, nothing is a bound."""
+        self._replan(self._read)
+        if not self._plan.is_full_scan:
+            self._stats.plan_pages(0, -self._planned)
+
+    def _replan(self, planned: int) -> None:
+        if planned == self._planned:
+            return
+        delta = planned - self._planned
+        self._planned = planned
+        self._stats.plan_pages(delta, 0 if self._plan.is_full_scan else delta)
 
 
 def _checked_page(
@@ -113,6 +154,7 @@ def _checked_page(
     page_number: int,
     fetched: InsightsPage | None,
     totals: PageTotals,
+    progress: ScanProgress,
 ) -> InsightsPage:
     """A page that is neither a glitchy empty page nor a repeat of the previous page."""
     page = fetched if fetched is not None else _fetch_non_empty(client, plan, page_number)
@@ -127,6 +169,7 @@ def _checked_page(
         )
     totals.note(page)
     totals.previous_ids = frozenset(item["id"] for item in page.items)
+    progress.page_read(page, page_number)
     return page
 
 
@@ -136,10 +179,10 @@ def _repeats_previous(page: InsightsPage, totals: PageTotals) -> bool:
 
 
 def _pages_in_sequence(
-    client: OpenCXClient, plan: ScanPlan, totals: PageTotals
+    client: OpenCXClient, plan: ScanPlan, totals: PageTotals, progress: ScanProgress
 ) -> Iterator[list[dict[str, Any]]]:
     for page_number in range(plan.start_page + 1, plan.start_page + plan.max_pages):
-        page = _checked_page(client, plan, page_number, None, totals)
+        page = _checked_page(client, plan, page_number, None, totals, progress)
         records = _parse(page)
         if records:
             yield records
@@ -149,7 +192,11 @@ def _pages_in_sequence(
 
 
 def _pages_in_parallel(
-    client: OpenCXClient, plan: ScanPlan, total_pages: int, totals: PageTotals
+    client: OpenCXClient,
+    plan: ScanPlan,
+    total_pages: int,
+    totals: PageTotals,
+    progress: ScanProgress,
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages start_page+1.. fetched concurrently; the reported total is followed as it moves."""
     last_allowed = plan.start_page + plan.max_pages - 1
@@ -168,7 +215,7 @@ def _pages_in_parallel(
                 if not pending:
                     return
                 page_number, future = pending.popleft()
-                page = _checked_page(client, plan, page_number, future.result(), totals)
+                page = _checked_page(client, plan, page_number, future.result(), totals, progress)
                 records = _parse(page)
                 if records:
                     yield records

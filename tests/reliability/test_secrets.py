@@ -150,10 +150,14 @@ def test_the_key_appears_in_no_output_file_or_table_of_the_command(
     env = cli_env(tmp_path, SOURCES__OPENCX__API_KEY=CANARY, SOURCES__OPENCX__MAX_ATTEMPTS="8")
     results = []
 
-    api.faults.enqueue(*FAULTS)  # a first load through every kind of retry
-    results.append(run_cli(env, "--base-url", api.base_url))
+    api.faults.enqueue(*FAULTS)  # a first load through every kind of retry, logged everywhere
+    log_file = tmp_path / "opencx.log"
+    results.append(
+        run_cli(env, "--base-url", api.base_url, "--verbose", "--log-file", str(log_file))
+    )
     assert results[-1].returncode == 0, results[-1].stderr
     assert "retrying" in results[-1].stderr
+    assert "retrying" in log_file.read_text(encoding="utf-8")  # checked below with every file
 
     api.store.bump_counts(10)
     api.store.delete(api.store.insight_ids()[0])

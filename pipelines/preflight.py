@@ -1,0 +1,64 @@
+"""Checks of the destination that must fail before the first request, not after the scan.
+
+A misspelled `--destination` used to surface as dlt's multi-paragraph import error (exit 1),
+and a reconciliation into a destination without SQL (dlt's filesystem) only failed, or silently
+appended, after reading every insight. Both are configuration errors: exit 2, one line, before
+anything is read or written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dlt
+from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import DestinationException
+from dlt.common.exceptions import MissingDependencyException
+
+from sources.opencx.errors import ConfigValueError
+
+FULL_REFRESH_KEY = "sources.opencx.full_refresh"
+
+
+def check_destination(destination: str | Any, *, reconciling: bool) -> None:
+    """Raise ConfigValueError unless `destination` resolves, and has SQL when `reconciling`."""
+    name = destination if isinstance(destination, str) else type(destination).__name__
+    try:
+        factory = Destination.from_reference(destination)
+        client_class = factory.client_class if factory is not None else None
+    except (DestinationException, MissingDependencyException, ImportError) as exc:
+        raise ConfigValueError(_unusable(name, exc)) from None
+    if reconciling and not _has_sql(client_class):
+        raise ConfigValueError(
+            f"--full-refresh ({FULL_REFRESH_KEY}) reconciles against the loaded tables and "
+            f"needs a SQL destination; {name} has no SQL client: load into duckdb, motherduck, "
+            "postgres, ... or run without --full-refresh"
+        )
+
+
+def wants_reconciliation(source_args: dict[str, Any]) -> bool:
+    """Whether this run is a full refresh: the flag, else the configured value."""
+    if source_args.get("full_refresh"):
+        return True
+    configured = dlt.config.get(FULL_REFRESH_KEY, bool)
+    return bool(configured)
+
+
+def _has_sql(client_class: type | None) -> bool:
+    """A real SQL job client; dlt's filesystem reads its files through DuckDB but is not one."""
+    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
+
+    return client_class is not None and issubclass(client_class, SqlJobClientBase)
+
+
+def _unusable(name: str, exc: BaseException) -> str:
+    if isinstance(exc, (MissingDependencyException, ImportError)):
+        return (
+            f"the dlt destination {name!r} (--destination) needs packages that are not "
+            f"installed: pip install 'dlt[{name}]'"
+        )
+    return (
+        f"unknown dlt destination {name!r} (--destination): use a dlt destination name "
+        "(duckdb, motherduck, postgres, bigquery, snowflake, filesystem, ...) or a named "
+        f"destination with DESTINATION__{name.upper()}__DESTINATION_TYPE set"
+    )
