@@ -1,6 +1,7 @@
 -- Dashboard queries for the OpenCX insights dataset (DuckDB dialect; schema `opencx`).
 -- Run: duckdb data/opencx_insights.duckdb < notebooks/insights.sql
--- Each statement is executed by tests/test_readme.py against a loaded database.
+-- tests/test_notebook_queries.py checks each statement's answer against the API's ground truth.
+-- The comment line right above a statement is its title there.
 
 -- Open insights by team, angriest first
 SELECT coalesce(t.name, '(no team)') AS team,
