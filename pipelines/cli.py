@@ -9,29 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
+from sources.opencx_filter_table import FILTERS
+
 DEFAULT_PROGRESS_SECONDS = 30.0
-# CLI flag -> source parameter, for every POST /insights body field.
-FILTER_FLAGS: dict[str, str] = {
-    "category": "category name (case-insensitive)",
-    "status": "all | unresolved | resolved | archived",
-    "sentiment": "angry | happy | neutral",
-    "sort_by": "occurrence_count | last_seen_at | first_seen_at | created_at (forces a full scan)",
-    "sort_order": "asc | desc (forces a full scan)",
-    "min_sessions": "minimum occurrence count (integer >= 1)",
-    "search": "text to search in insight content",
-    "team_id": 'team UUID, or "none" for insights without a team',
-    "insight_number": "a single insight number",
-    "session_language": "session language code, e.g. en, de",
-    "ticket_sentiment": "angry | happy | neutral",
-    "channel": "web | email | phone_voice | slack | sms | whatsapp | ... ",
-    "session_from_date": "sessions created from this ISO 8601 date",
-    "session_to_date": "sessions created up to this ISO 8601 date",
-    "session_status": "closed_resolved | closed_unresolved | open",
-    "session_contact_id": "contact UUID",
-    "ticket_custom_data": 'JSON list of objects, e.g. \'[{"plan": "pro"}]\'',
-    "contact_custom_data": 'JSON list of objects, e.g. \'[{"tier": "gold"}]\'',
-    "page": "first page to read (default 1)",
-}
+# CLI flag -> help, for every POST /insights body field; the flag's dest is the source parameter.
+# Derived from the one table of body fields (which imports nothing heavy).
+FILTER_FLAGS: dict[str, str] = {field.name: field.help for field in FILTERS}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -16,13 +16,18 @@ from typing import Any
 
 from sources.opencx import settings
 from sources.opencx.errors import ConfigValueError
+from sources.opencx_filter_table import FILTERS
 
 CustomData = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class InsightFilters:
-    """The validated request body fields, named as in ``config.toml`` (snake_case)."""
+    """The validated request body fields, named as in ``config.toml`` (snake_case).
+
+    Spelled out (not generated from `FILTERS`) so type checkers see each field's type;
+    tests/test_config_surface.py holds it to the table.
+    """
 
     category: str | None = None
     status: str | None = None
@@ -53,27 +58,7 @@ class InsightFilters:
         }
 
 
-_API_NAMES = {
-    "category": "category",
-    "status": "status",
-    "sentiment": "sentiment",
-    "sort_by": "sortBy",
-    "sort_order": "sortOrder",
-    "min_sessions": "minSessions",
-    "search": "search",
-    "team_id": "teamId",
-    "insight_number": "insightNumber",
-    "session_language": "sessionLanguage",
-    "ticket_sentiment": "ticketSentiment",
-    "channel": "channel",
-    "session_from_date": "sessionFromDate",
-    "session_to_date": "sessionToDate",
-    "session_status": "sessionStatus",
-    "session_contact_id": "sessionContactId",
-    "ticket_custom_data": "ticketCustomData",
-    "contact_custom_data": "contactCustomData",
-    "page": "page",
-}
+_API_NAMES = {field.name: field.api_name for field in FILTERS}
 FILTER_FIELDS: tuple[str, ...] = tuple(_API_NAMES)
 
 _ENUMS: dict[str, Sequence[str]] = {
