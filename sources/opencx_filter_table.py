@@ -51,13 +51,13 @@ FILTERS: tuple[FilterField, ...] = (
     FilterField(
         "session_from_date",
         "sessionFromDate",
-        "sessions created from this ISO 8601 date",
+        "sessions created from this time (ISO 8601, or relative: 7d, yesterday, ...)",
         '"2026-01-01"',
     ),
     FilterField(
         "session_to_date",
         "sessionToDate",
-        "sessions created up to this ISO 8601 date",
+        "sessions created up to this time (ISO 8601, or relative: 12h, today, ...)",
         '"2026-06-30T23:59:59Z"',
     ),
     FilterField(

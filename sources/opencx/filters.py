@@ -8,11 +8,14 @@ UTC strings, so the body we send is exactly reproducible and testable.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
+
+import pendulum
 
 from sources.opencx import settings
 from sources.opencx.errors import ConfigValueError
@@ -171,38 +174,123 @@ def _team_id(value: Any) -> str:
 
 
 def normalise_timestamp(name: str, value: Any) -> str:
-    """ISO 8601 in, RFC 3339 UTC with milliseconds out; a naive value is taken as UTC."""
+    """A configured time in (`parse_timestamp`), RFC 3339 UTC with milliseconds out."""
     return format_timestamp(parse_timestamp(name, value))
 
 
+TIME_FORMS = "2026-01-31, 2026-01-31T08:00:00Z, 7d, 12h, 2w, P7D, PT6H, today, yesterday or now"
+_DAY_NAMES = ("now", "today", "yesterday")
+_SHORTHAND = re.compile(r"(\d{1,9})\s*([hdw])")
+_SHORTHAND_AS_ISO = {"h": "PT{}H", "d": "P{}D", "w": "P{}W"}
+# Checked before pendulum sees it: pendulum also takes "PT" and "P1DT" and fails oddly on
+# intervals ("P1D/P2D"); a scheduler's typo must end in the one-line error instead.
+_ISO_DURATION = re.compile(
+    r"P(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+W)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)?"
+)
+
+
 def parse_timestamp(name: str, value: Any) -> datetime:
-    """Parse an ISO 8601 date or date-time (str, date or datetime) into an aware UTC datetime."""
+    """Parse a configured time into an aware UTC datetime.
+
+    Accepted: an ISO 8601 date or date-time (str, date or datetime; naive means UTC) or, as a
+    string, a relative time (`relative_timestamp`) counted back from now.
+    """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigValueError(
-                f"{name}: {value!r} is not an ISO 8601 date; use e.g. 2026-01-31 or "
-                "2026-01-31T08:00:00Z",
-                name,
-            ) from None
+        parsed = _parse_time_text(name, value)
     else:
-        raise ConfigValueError(f"{name}: {value!r} is not an ISO 8601 date", name)
+        raise _not_a_time(name, value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise ConfigValueError(f"{name}: {value!r} is outside the supported range", name) from None
+        raise _out_of_range(name, value) from None
+
+
+def _parse_time_text(name: str, value: str) -> datetime:
+    try:
+        relative = relative_timestamp(value, datetime.now(UTC))
+    except OverflowError:
+        raise _out_of_range(name, value) from None
+    if relative is not None:
+        return relative
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _not_a_time(name, value) from None
+
+
+def _not_a_time(name: str, value: Any) -> ConfigValueError:
+    return ConfigValueError(
+        f"{name}: {value!r} is not an ISO 8601 date or a relative time; use e.g. {TIME_FORMS}",
+        name,
+    )
+
+
+def _out_of_range(name: str, value: Any) -> ConfigValueError:
+    return ConfigValueError(f"{name}: {value!r} is outside the supported range", name)
+
+
+def relative_timestamp(text: str, now: datetime) -> datetime | None:
+    """The moment a relative time names, counted back from `now` (aware); None if it is not one.
+
+    A scheduled run needs bounds that move with it ("the last 7 days"), which a fixed date in a
+    crontab cannot express. Forms (case-insensitive): `now`; `today` and `yesterday`, the UTC
+    midnight that starts that day; `7d`, `12h`, `2w` (days, hours, weeks ago); and ISO 8601
+    durations such as `P7D`, `PT6H` or `P1M`, which pendulum subtracts in calendar terms.
+    Raises OverflowError when the result is outside the representable range.
+    """
+    word = text.strip().lower()
+    moment = pendulum.instance(now).in_timezone("UTC")
+    if word in _DAY_NAMES:
+        return _plain_utc(_named_moment(word, moment))
+    duration = _duration(word)
+    return None if duration is None else _plain_utc(moment - duration)
+
+
+def _named_moment(word: str, moment: pendulum.DateTime) -> pendulum.DateTime:
+    if word == "now":
+        return moment
+    start = moment.start_of("day")
+    return start if word == "today" else start.subtract(days=1)
+
+
+def _duration(word: str) -> pendulum.Duration | None:
+    """A `7d`-style shorthand or an ISO 8601 duration, parsed by pendulum; None if neither."""
+    shorthand = _SHORTHAND.fullmatch(word)
+    if shorthand:
+        word = _SHORTHAND_AS_ISO[shorthand[2]].format(shorthand[1])
+    word = word.upper()
+    if not _ISO_DURATION.fullmatch(word):
+        return None
+    try:
+        duration = pendulum.parse(word, exact=True)
+    except ValueError:  # e.g. weeks mixed with other units, which ISO 8601 does not allow
+        return None
+    return duration if isinstance(duration, pendulum.Duration) else None
+
+
+def _plain_utc(moment: pendulum.DateTime) -> datetime:
+    """A standard-library datetime, so nothing downstream meets pendulum's subclass."""
+    return datetime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=UTC,
+    )
 
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds, the format the API itself emits."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
         f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
