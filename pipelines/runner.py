@@ -23,6 +23,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines import duckdb_file
 from pipelines.cli import source_overrides
 from pipelines.errors import finished_status
 from pipelines.logs import log_to_file
@@ -63,34 +64,46 @@ def register_root_config() -> None:
 
 
 def duckdb_path(args: argparse.Namespace, demo: bool) -> str:
-    """DuckDB file: flag, then dlt config/env, then a project-relative default."""
+    """DuckDB file, absolute: flag, then dlt config/env, then the default in the project.
+
+    Relative paths are taken from the project, like the default, so cron and a shell started
+    anywhere write the same file.
+    """
     if args.duckdb_path:
-        return str(Path(args.duckdb_path).expanduser().resolve())
+        return str(duckdb_file.project_path(args.duckdb_path))
     if demo:
         return str(DEMO_DUCKDB)
-    configured: Any = dlt.secrets.get("destination.duckdb.credentials")
-    if isinstance(configured, str) and configured and configured != ":pipeline:":
-        return configured
-    return str(DEFAULT_DUCKDB)
+    configured = duckdb_file.configured_location()
+    return str(duckdb_file.project_path(configured) if configured else DEFAULT_DUCKDB)
 
 
 def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
-    """Destination, dataset and pipeline name for this run."""
+    """Destination, dataset and pipeline name for this run.
+
+    For DuckDB, also refuses a file that cannot be loaded (before any request) and records the
+    file for `dlt.attach(...)` readers.
+    """
     name = settings.DEMO_PIPELINE_NAME if demo else settings.PIPELINE_NAME
     dataset = args.dataset or settings.DATASET_NAME
     destination_name = args.destination or "duckdb"
-    if destination_name == "duckdb":
-        path = duckdb_path(args, demo)
-        if Path(path).stem == dataset:
-            raise ConfigValueError(
-                f"the DuckDB file {Path(path).name} is named like the dataset {dataset!r}, which "
-                "DuckDB cannot tell apart; rename the file (--duckdb-path or "
-                "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
-            )
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return RunTarget(name, dlt.destinations.duckdb(credentials=path), dataset,
-                         f"duckdb {path}")  # fmt: skip
-    return RunTarget(name, destination_name, dataset, destination_name)
+    if destination_name != "duckdb":
+        return RunTarget(name, destination_name, dataset, destination_name)
+    path = Path(duckdb_path(args, demo))
+    check_duckdb_file(path, dataset)
+    duckdb_file.record_for_readers(name, path)
+    return RunTarget(name, dlt.destinations.duckdb(credentials=str(path)), dataset,
+                     f"duckdb {path}")  # fmt: skip
+
+
+def check_duckdb_file(path: Path, dataset: str) -> None:
+    """Refuse a file named like the dataset: DuckDB cannot tell the two apart."""
+    if path.stem == dataset:
+        raise ConfigValueError(
+            f"the DuckDB file {path.name} is named like the dataset {dataset!r}, which "
+            "DuckDB cannot tell apart; rename the file (--duckdb-path or "
+            "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
