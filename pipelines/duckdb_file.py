@@ -1,6 +1,6 @@
-"""The DuckDB file a run loads into: where it is and how its readers find it.
+"""The DuckDB file a run loads into: where it is, whether it can be written, who can find it.
 
-Two things go wrong with a local DuckDB file that dlt does not handle for us:
+Three things go wrong with a local DuckDB file that dlt does not handle for us:
 
 * Relative paths. dlt resolves a relative `destination.duckdb.credentials` against the working
   directory, so cron and a shell would write two different files. Every path here is taken
@@ -12,20 +12,29 @@ Two things go wrong with a local DuckDB file that dlt does not handle for us:
   `Pipeline._bind_local_files`) ahead of that default, so recording the file the run writes
   makes every reader of the pipeline find it, from any working directory, without config.
   (`.dlt/config.toml` cannot carry it: dlt refuses credentials from a non-secret provider.)
+* Locks. DuckDB lets one process write a file and no process write while any other has it
+  open, readers included. A run that finds the file held stops before the first request, with
+  the holder's PID from DuckDB's own message.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
+
+from sources.opencx.errors import DuckDBFileInUseError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS_KEY = "destination.duckdb.credentials"
 # the pipeline local-state key dlt 1.31 reads as the DuckDB file of a pipeline
 LOCATION_STATE_KEY = "duckdb_database"
+_LOCKED = re.compile(r'Could not set lock on file "(?P<path>[^"]+)"')
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
 def project_path(value: str | Path) -> Path:
@@ -49,6 +58,50 @@ def configured_location() -> str | None:
     if not isinstance(value, str) or value.strip() in ("", ":pipeline:"):
         return None
     return value.strip().removeprefix("duckdb:///")
+
+
+def ensure_not_in_use(path: Path) -> None:
+    """Raise DuckDBFileInUseError if another process has `path` open.
+
+    Opens the file read-write for an instant, exactly as the load will; a file that does not
+    exist yet is held by nobody and is not created here.
+    """
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as exc:
+        in_use = in_use_error(exc)
+        if in_use is None:
+            raise
+        raise in_use from None
+
+
+def in_use_error(exc: BaseException) -> DuckDBFileInUseError | None:
+    """DuckDBFileInUseError for DuckDB's lock conflict anywhere in `exc`'s chain, else None.
+
+    For failures after the start of a run (a reader opened the file during extraction), where
+    dlt wraps DuckDB's error two levels deep.
+    """
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        if isinstance(current, DuckDBFileInUseError):
+            return current
+        locked = _LOCKED.search(str(current))
+        if locked:
+            return DuckDBFileInUseError(locked["path"], _holder(str(current)))
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _holder(message: str) -> str | None:
+    """`PID 123 (python3.11)` from DuckDB's message, when it names the holding process."""
+    match = _HOLDER.search(message)
+    if not match:
+        return None
+    return f"PID {match['pid']} ({Path(match['program']).name})"
 
 
 def record_for_readers(pipeline_name: str, path: Path) -> None:

@@ -96,7 +96,7 @@ def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
 
 
 def check_duckdb_file(path: Path, dataset: str) -> None:
-    """Refuse a file named like the dataset: DuckDB cannot tell the two apart."""
+    """Refuse a file named like the dataset (DuckDB confuses the two) or held by another process."""
     if path.stem == dataset:
         raise ConfigValueError(
             f"the DuckDB file {path.name} is named like the dataset {dataset!r}, which "
@@ -104,6 +104,7 @@ def check_duckdb_file(path: Path, dataset: str) -> None:
             "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb_file.ensure_not_in_use(path)
 
 
 @contextlib.contextmanager

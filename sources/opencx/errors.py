@@ -54,3 +54,25 @@ class ApiResponseError(OpenCXError):
     ) -> None:
         super().__init__(message, config_key)
         self.status = status
+
+
+class DuckDBFileInUseError(OpenCXError):
+    """Another process has the DuckDB file open, so this run cannot write to it.
+
+    DuckDB lets a process write a file only while no other process has it open, read-only
+    readers included: a BI tool, `duckdb data/...` or a notebook blocks the load. Nothing is
+    written and the next run catches up, so the message says what to close, and who holds it
+    when DuckDB tells.
+    """
+
+    exit_code = 7
+
+    def __init__(self, path: str, holder: str | None = None) -> None:
+        self.path = path
+        self.holder = holder
+        by = f" by {holder}" if holder else " by another process"
+        super().__init__(
+            f"the DuckDB file {path} is in use{by}, so nothing was loaded; close that "
+            "connection (read-only ones block loads too) and run again, or load another file "
+            "(--duckdb-path or DESTINATION__DUCKDB__CREDENTIALS)"
+        )
