@@ -3,21 +3,26 @@
 The nineteen body fields live in one table (`sources/opencx_filter_table.py`); the request
 body, the known-filter list and the CLI flags are derived from it. The two lists Python cannot
 derive, the `opencx` source signature (dlt's configuration surface) and the typed
-`InsightFilters` dataclass, are held to the table here.
+`InsightFilters` dataclass, are held to the table here. `config.toml` is rendered from the
+signature and the table (`sources.opencx.config_template`) and checked against both, and the
+README's configuration section must name every parameter.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import tomllib
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.cli import build_parser, source_overrides
 from sources.opencx import opencx
+from sources.opencx.config_template import render
 from sources.opencx.filters import _ENUMS, FILTER_FIELDS, InsightFilters, build_filters
 from sources.opencx_filter_table import FILTERS
 from sources.opencx_simulator.validation import BODY_FIELDS
@@ -81,3 +86,56 @@ def test_each_example_is_valid_and_sent_under_its_api_name(field: Any) -> None:
         assert body == {}
     else:
         assert list(body) == [field.api_name]
+
+
+# ---------------------------------------------------------------------------- config.toml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.toml"
+README = ROOT / "README.md"
+NOT_CONFIG = {"api_key", "stats"}
+COMMENTED_SETTING = re.compile(r"# [a-z_]+ = ")
+
+
+def commented_settings() -> dict[str, Any]:
+    """The commented-out keys of `[sources.opencx]` in config.toml, uncommented and read as TOML."""
+    text = CONFIG.read_text(encoding="utf-8")
+    after = text.split("\n[sources.opencx]\n", 1)[1]
+    section = re.split(r"\n(?:# )?\[", after, maxsplit=1)[0]  # up to the next (commented) table
+    lines = [line[2:] for line in section.splitlines() if COMMENTED_SETTING.match(line)]
+    return tomllib.loads("\n".join(lines))
+
+
+def test_config_toml_is_what_the_template_renders() -> None:
+    assert CONFIG.read_text(encoding="utf-8") == render(), (
+        "config.toml is stale: python -m sources.opencx.config_template > config.toml"
+    )
+
+
+def test_config_toml_sets_nothing_itself() -> None:
+    assert tomllib.loads(CONFIG.read_text(encoding="utf-8")) == {"sources": {"opencx": {}}}
+
+
+def test_config_toml_lists_every_source_parameter_but_the_secret_and_stats() -> None:
+    assert sorted(commented_settings()) == sorted(set(SOURCE_PARAMETERS) - NOT_CONFIG)
+
+
+def test_config_toml_shows_the_source_defaults() -> None:
+    for name, value in commented_settings().items():
+        default = SOURCE_PARAMETERS[name].default
+        if default is not None:
+            assert value == default, name
+            assert isinstance(value, bool) == isinstance(default, bool), name
+
+
+def test_config_toml_uncommented_whole_is_a_valid_configuration() -> None:
+    # the examples shown for unset keys (filters, since, until) must be accepted as they are
+    source = opencx(api_key="ocx_example", **commented_settings())
+    assert source.resources
+
+
+def test_readme_configuration_names_every_source_parameter() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", section))
+    assert set(SOURCE_PARAMETERS) - {"stats"} <= documented
