@@ -1,4 +1,4 @@
-"""Checks of the destination that must fail before the first request, not after the scan.
+"""Checks that must fail before the first request and before the destination is touched.
 
 A misspelled `--destination` used to surface as dlt's multi-paragraph import error (exit 1),
 and a reconciliation into a destination without SQL (dlt's filesystem) only failed, or silently
@@ -15,9 +15,11 @@ from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationException
 from dlt.common.exceptions import MissingDependencyException
 
+from sources.opencx.client import check_base_url
 from sources.opencx.errors import ConfigValueError
 
 FULL_REFRESH_KEY = "sources.opencx.full_refresh"
+BASE_URL_KEY = "sources.opencx.base_url"
 
 
 def check_destination(destination: str | Any, *, reconciling: bool) -> None:
@@ -34,6 +36,17 @@ def check_destination(destination: str | Any, *, reconciling: bool) -> None:
             f"needs a SQL destination; {name} has no SQL client: load into duckdb, motherduck, "
             "postgres, ... or run without --full-refresh"
         )
+
+
+def check_base_url_setting(source_args: dict[str, Any]) -> None:
+    """A malformed base URL (flag or config) stops the run before the destination is opened.
+
+    The source checks it too, but only once the pipeline exists, after a first run's DuckDB
+    file has been created.
+    """
+    base_url = source_args.get("base_url") or dlt.config.get(BASE_URL_KEY, str)
+    if base_url:
+        check_base_url(base_url)
 
 
 def wants_reconciliation(source_args: dict[str, Any]) -> bool:

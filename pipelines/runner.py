@@ -27,7 +27,7 @@ from pipelines import duckdb_file
 from pipelines.cli import source_overrides
 from pipelines.errors import finished_status
 from pipelines.logs import log_to_file
-from pipelines.preflight import check_destination, wants_reconciliation
+from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
 from pipelines.progress import StepCollector, progress_reporter
 from pipelines.runlock import run_lock
 from sources.opencx import opencx, settings
@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     register_root_config()
     started = time.monotonic()
     source_args = source_overrides(args)
+    check_base_url_setting(source_args)
     check_destination(args.destination or "duckdb", reconciling=wants_reconciliation(source_args))
     name = settings.DEMO_PIPELINE_NAME if args.demo else settings.PIPELINE_NAME
     with contextlib.ExitStack() as stack:
