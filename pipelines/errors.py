@@ -96,6 +96,11 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
         if isinstance(cause, ConfigValueCannotBeCoercedException):
             return (f"config value {cause.field_name} cannot be read as "
                     f"{getattr(cause.hint, '__name__', cause.hint)}", CONFIG_EXIT)  # fmt: skip
+    from pipelines.duckdb_file import in_use_error  # noqa: PLC0415 - only on failure
+
+    in_use = in_use_error(exc)  # a reader opened the file after the run's own check
+    if in_use is not None:
+        return str(in_use), in_use.exit_code
     root = _chain(exc)[-1]
     first_line = (str(root).strip().splitlines() or [""])[0][:300]
     return f"{type(root).__name__}: {first_line} (run with --verbose for details)", UNEXPECTED_EXIT

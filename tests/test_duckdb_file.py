@@ -115,3 +115,45 @@ def test_lock_conflict_after_the_start_is_recognised_through_dlts_wrapping(
 
 def test_other_errors_are_not_taken_for_a_file_in_use() -> None:
     assert in_use_error(RuntimeError("IO Error: disk full")) is None
+
+
+def test_a_reader_that_takes_the_file_during_the_run_ends_it_with_exit_7(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    db = tmp_path / "insights.duckdb"
+    env = cli_env(tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db))
+    assert run_cli(env, sim).returncode == 0
+    sim.clock.advance(hours=1)
+    sim.store.bump_counts(5)
+    before = snapshot(db)
+    with contextlib.ExitStack() as stack:
+        holders: list[subprocess.Popen[str]] = []
+
+        def take_the_file(_index: int, _body: object) -> None:
+            if not holders:  # after the run's own check, before its load step
+                holders.append(stack.enter_context(held(db, "read-write")))
+
+        sim.on_request = take_the_file
+        result = run_cli(env, sim)
+        sim.on_request = None
+        assert holders, "the run made no list request"
+        assert snapshot_blocked(db)
+
+    assert result.returncode == DUCKDB_IN_USE_EXIT, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = error_lines(result.stderr)
+    assert line.startswith(f"error: the DuckDB file {db} is in use by PID {holders[0].pid} (")
+    assert snapshot(db) == before
+    caught_up = run_cli(env, sim)
+    assert caught_up.returncode == 0, caught_up.stderr
+    truth = {i["id"]: i["occurrence_count"] for i in sim.store.ground_truth()}
+    assert snapshot(db)["insights"] == truth
+
+
+def snapshot_blocked(db: Path) -> bool:
+    """Whether a reader is refused while the holder has the file (the test's premise)."""
+    try:
+        duckdb.connect(str(db), read_only=True).close()
+    except duckdb.IOException:
+        return True
+    return False
