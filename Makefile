@@ -42,4 +42,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --output-file requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .venv-airflow .pytest_cache .mypy_cache .ruff_cache
