@@ -96,9 +96,15 @@ class RateMeter:
 def describe(snapshot: Snapshot, pages_per_minute: float | None) -> str:
     """One line: what was read of what is planned, the requests behind it, rate and ETA."""
     c = snapshot.counts
-    planned = f"{'≤' if c.pages_bounded else ''}{c.pages_planned}" if c.pages_planned else "?"
+    # ASCII only: cron's locale may not encode anything else
+    if not c.pages_planned:
+        pages = f"pages {c.pages}/?"
+    elif c.pages_bounded:
+        pages = f"pages {c.pages} of at most {c.pages_planned}"
+    else:
+        pages = f"pages {c.pages}/{c.pages_planned}"
     parts = [
-        f"pages {c.pages}/{planned}",
+        pages,
         f"insights {c.insights}",
         f"requests {c.requests} (retries {c.retries}, 429s {c.rate_limited})",
     ]
@@ -109,7 +115,7 @@ def describe(snapshot: Snapshot, pages_per_minute: float | None) -> str:
         remaining = c.pages_planned - c.pages
         if remaining > 0 and pages_per_minute > 0:
             eta = format_duration(remaining * 60.0 / pages_per_minute)
-            parts.append(f"ETA {'≤ ' if c.pages_bounded else ''}{eta}")
+            parts.append(f"ETA {'at most ' if c.pages_bounded else ''}{eta}")
     line = ", ".join(parts)
     return f"{snapshot.step}: {line}" if snapshot.step else line
 
