@@ -55,8 +55,9 @@ DELETION_SAMPLE: Final = 20
 DEFAULT_LOOKBACK_HOURS: Final = 24.0
 
 # Pages are handed to dlt in batches of about this many insights: dlt's per-item overhead for
-# Arrow tables is ~3 ms, so one table per 50-row page spent more time in dlt than in HTTP.
-# Measured (bench/loader_formats.py, 30k insights): extract 2.19 s per-page vs 0.22 s batched.
+# Arrow tables is fixed per table, so one table per 50-row page spent more time in dlt than in
+# HTTP (bench/loader_formats.py compares per-page and batched extraction; figures in
+# bench/RESULTS.md).
 BATCH_ROWS: Final = 2000
 
 PIPELINE_NAME: Final = "opencx_insights"
