@@ -15,6 +15,7 @@ from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationException
 from dlt.common.exceptions import MissingDependencyException
 
+from pipelines import lake
 from sources.opencx.client import check_base_url
 from sources.opencx.errors import ConfigValueError
 
@@ -30,6 +31,17 @@ def check_destination(destination: str | Any, *, reconciling: bool) -> None:
         client_class = factory.client_class if factory is not None else None
     except (DestinationException, MissingDependencyException, ImportError) as exc:
         raise ConfigValueError(_unusable(name, exc)) from None
+    if factory is not None and lake.is_filesystem(factory):
+        if lake.table_format_of(factory) == lake.DELTA:
+            return  # Delta tables upsert and are read back with deltalake: reconciliation works
+        if reconciling:
+            key = lake.table_format_key(factory.destination_name)
+            raise ConfigValueError(
+                f"--full-refresh ({FULL_REFRESH_KEY}) reconciles against the loaded tables and "
+                f"needs a SQL destination or Delta tables; {name} writes plain Parquet files, "
+                f'which only append: set {key} = "delta" '
+                f"({key.upper().replace('.', '__')}=delta) or run without --full-refresh"
+            )
     if reconciling and not _has_sql(client_class):
         raise ConfigValueError(
             f"--full-refresh ({FULL_REFRESH_KEY}) reconciles against the loaded tables and "
@@ -58,7 +70,11 @@ def wants_reconciliation(source_args: dict[str, Any]) -> bool:
 
 
 def _has_sql(client_class: type | None) -> bool:
-    """A real SQL job client; dlt's filesystem reads its files through DuckDB but is not one."""
+    """A real SQL job client; dlt's filesystem reads its files through DuckDB but is not one.
+
+    (Its DuckDB reads plain Parquet, but those tables only append; over Delta it needs DuckDB's
+    `delta` extension, downloaded on first use, so Delta is read with deltalake instead.)
+    """
     from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
 
     return client_class is not None and issubclass(client_class, SqlJobClientBase)

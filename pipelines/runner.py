@@ -23,7 +23,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines import duckdb_file
+from pipelines import duckdb_file, lake
 from pipelines.cli import source_overrides
 from pipelines.errors import finished_status
 from pipelines.logs import log_to_file
@@ -188,7 +188,10 @@ def run_catching_up(
         pipeline.run()
         dedupe_history(pipeline)
     stats = stats if stats is not None else ScanStats()
-    pipeline.run(opencx(**source_args, stats=stats))
+    source = opencx(**source_args, stats=stats)
+    if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
+        source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
+    pipeline.run(source)
     return stats
 
 

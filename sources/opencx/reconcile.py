@@ -22,9 +22,8 @@ from datetime import datetime
 from typing import Any
 
 import dlt
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from sources.opencx import schema, settings
+from sources.opencx import settings, stored
 from sources.opencx.batches import ScanStats
 from sources.opencx.client import OpenCXClient
 from sources.opencx.errors import OpenCXError
@@ -150,28 +149,8 @@ def tombstones(gone: Sequence[str], found_missing_at: datetime) -> Iterator[list
 
 
 def _live_ids() -> set[str]:
-    pipeline = dlt.current.pipeline()
-    try:
-        with pipeline.sql_client() as client:
-            table = client.make_qualified_table_name(schema.INSIGHTS)
-            # the table name comes from dlt's own quoting; no user input reaches this SQL
-            sql = f"SELECT id FROM {table} WHERE deleted_at IS NULL"  # noqa: S608
-            result = client.execute_sql(sql)
-    except DatabaseUndefinedRelation:
-        return set()
-    return {row[0] for row in result or []}
+    return stored.live_ids(dlt.current.pipeline())
 
 
 def _rows_by_id(ids: list[str]) -> list[dict[str, Any]]:
-    pipeline = dlt.current.pipeline()
-    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
-    with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(schema.INSIGHTS)
-        sql = f"SELECT * FROM {table} WHERE id IN ({quoted})"  # noqa: S608 - ids are quoted
-        with client.execute_query(sql) as cursor:
-            names = [d[0] for d in cursor.description]
-            fetched = cursor.fetchall()
-    return [
-        {k: v for k, v in zip(names, row, strict=True) if not k.startswith("_dlt_")}
-        for row in fetched
-    ]
+    return stored.rows_by_id(dlt.current.pipeline(), ids)

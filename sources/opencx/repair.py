@@ -16,7 +16,15 @@ from sources.opencx import schema
 
 
 def dedupe_history(pipeline: Pipeline) -> int:
-    """Remove duplicate history versions in one transaction; returns how many were removed."""
+    """Remove duplicate history versions in one transaction; returns how many were removed.
+
+    Only SQL destinations run dlt's scd2 merge. dlt's filesystem has nothing to repair: Delta
+    has no `insight_history` (no scd2 there) and upserts, which a repeated job leaves as it was,
+    and plain Parquet appends each job's rows under a file name fixed by the job, which a
+    repeated job overwrites. Its DuckDB view over the files could not rewrite a table anyway.
+    """
+    if not _runs_sql_merges(pipeline):
+        return 0
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(schema.HISTORY)
         scratch = client.make_qualified_table_name(f"{schema.HISTORY}_dedupe")
@@ -36,3 +44,10 @@ def dedupe_history(pipeline: Pipeline) -> int:
             client.execute_sql(f"INSERT INTO {table} SELECT * FROM {scratch}")  # noqa: S608
             client.execute_sql(f"DROP TABLE {scratch}")
         return extra
+
+
+def _runs_sql_merges(pipeline: Pipeline) -> bool:
+    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
+
+    destination = pipeline.destination
+    return destination is not None and issubclass(destination.client_class, SqlJobClientBase)
