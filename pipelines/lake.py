@@ -72,6 +72,15 @@ def table_format_of(destination: Destination[Any, Any] | None) -> str | None:
     return configured_table_format(destination.destination_name)
 
 
+def describe(destination_name: str) -> str:
+    """The destination as the summary names it; for files, also which kind is written."""
+    factory = Destination.from_reference(destination_name)
+    if factory is None or not is_filesystem(factory):
+        return destination_name
+    kind = "Delta tables" if table_format_of(factory) == DELTA else "Parquet files"
+    return f"{destination_name} ({kind})"
+
+
 def for_files(source: DltSource, table_format: str | None, notes: list[str]) -> DltSource:
     """Adapt the source's tables to plain Parquet files or Delta tables (see the module doc)."""
     for name, resource in source.resources.items():

@@ -87,7 +87,7 @@ def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
     dataset = args.dataset or settings.DATASET_NAME
     destination_name = args.destination or "duckdb"
     if destination_name != "duckdb":
-        return RunTarget(name, destination_name, dataset, destination_name)
+        return RunTarget(name, destination_name, dataset, lake.describe(destination_name))
     path = Path(duckdb_path(args, demo))
     check_duckdb_file(path, dataset)
     duckdb_file.record_for_readers(name, path)

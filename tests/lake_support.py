@@ -97,3 +97,24 @@ def insight_rows(rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, An
 def truth(sim: Simulator) -> dict[str, dict[str, Any]]:
     """What `insights` must hold for the simulator's current data."""
     return {item["id"]: expected_insight(item) for item in sim.store.ground_truth()}
+
+
+def change_what_only_a_reconciliation_sees(sim: Simulator) -> dict[str, list[str]]:
+    """Resolve, archive, reassign and delete a few insights: none moves `last_seen_at`."""
+    truth_items = sim.store.ground_truth()
+    open_ids = [i["id"] for i in truth_items if not i["resolved_at"] and not i["archived_at"]]
+    changed = {
+        "resolved": open_ids[:3],
+        "archived": open_ids[3:5],
+        "reassigned": open_ids[5:7],
+        "deleted": open_ids[7:10],
+    }
+    for insight_id in changed["resolved"]:
+        sim.store.resolve(insight_id)
+    for insight_id in changed["archived"]:
+        sim.store.archive(insight_id, reason="duplicate")
+    for insight_id in changed["reassigned"]:
+        sim.store.reassign(insight_id, None)
+    for insight_id in changed["deleted"]:
+        sim.store.delete(insight_id)
+    return changed

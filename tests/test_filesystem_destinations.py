@@ -23,8 +23,13 @@ from sources.opencx.repair import dedupe_history
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, only_line, run_cli
 from tests.helpers import Workspace, expected_entities, insight_requests
-from tests.lake_support import Lake, insight_rows, source_arguments, truth
-from tests.test_reconciliation import mutate_everything
+from tests.lake_support import (
+    Lake,
+    change_what_only_a_reconciliation_sees,
+    insight_rows,
+    source_arguments,
+    truth,
+)
 
 ENTITY_KEYS = {"categories": "id", "teams": "id", "people": "person_key"}
 ACTIVITY_KEY = ("window_start", "insight_id")
@@ -149,7 +154,7 @@ def test_delta_reconciliation_merges_changes_and_marks_deletions(
     delta: Lake, sim: Simulator
 ) -> None:
     delta.load(sim)
-    changed = mutate_everything(sim)
+    changed = change_what_only_a_reconciliation_sees(sim)
 
     stats = delta.load(sim, full_refresh=True)
 
@@ -265,7 +270,8 @@ def test_the_command_loads_into_a_local_folder_with_configuration_only(
 
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""
-    assert first.stdout.startswith("loaded into filesystem")
+    kind = "Delta tables" if table_format == "delta" else "Parquet files"
+    assert first.stdout.startswith(f"loaded into filesystem ({kind}), dataset opencx")
     assert dict(insight_rows(lake.rows("insights"))) == truth(sim)
     assert not (tmp_path / "cli.duckdb").exists()
 
