@@ -34,6 +34,7 @@ from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.repair import dedupe_history
+from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
@@ -120,6 +121,8 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         n_insights=args.demo_insights,
         now=today,
         api_keys={DEMO_API_KEY: ("*",)},
+        # per-day session counts, so the dashboard views and the report have sessions to show
+        window_scoped_counts=True,
     )
     with Simulator(config) as sim:
         print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
@@ -128,7 +131,7 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             "api_key": DEMO_API_KEY,
             "requests_per_minute": 0,
             "activity": True,
-            "activity_initial_days": 14,
+            "activity_initial_days": 60,  # top_insights_30d and the 30 days before
         }
 
 
@@ -192,6 +195,7 @@ def run_catching_up(
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     pipeline.run(source)
+    create_views(pipeline, stats.notes)  # the dashboards read the tables just loaded
     return stats
 
 
