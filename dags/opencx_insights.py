@@ -57,13 +57,8 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 import dlt  # noqa: E402
-from airflow.sdk import DAG, Param, get_current_context  # noqa: E402
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context  # noqa: E402
 from dlt.helpers.airflow_helper import PipelineTasksGroup  # noqa: E402
-
-try:
-    from airflow.sdk import CronDataIntervalTimetable  # Airflow >= 3.2
-except ImportError:  # pragma: no cover - Airflow 3.0/3.1
-    from airflow.timetables.interval import CronDataIntervalTimetable
 
 PIPELINE_NAME = "opencx_insights"
 DATASET_NAME = "opencx"

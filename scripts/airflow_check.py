@@ -12,14 +12,15 @@ the DuckDB file they load:
 3. after an insight is deleted and an old one resolved in the API, the reconciliation DAG marks
    the first deleted and the second resolved, and leaves the cursor where it was.
 
-Exits non-zero with one line per failed check. Each `airflow dags test` log is kept in the temp
-home, whose path is printed.
+Exits non-zero with the first failed check. The temp home, whose path is printed, keeps each
+`airflow dags test` log when a check failed and is removed when all pass.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -305,6 +306,7 @@ def main() -> int:
     except (CheckFailedError, subprocess.TimeoutExpired) as exc:
         print(f"airflow check FAILED: {exc}", file=sys.stderr)
         return 1
+    shutil.rmtree(home, ignore_errors=True)  # kept only when a check failed, for its logs
     print("airflow check: all checks passed")
     return 0
 
