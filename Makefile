@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run test lint typecheck pytest bench lock clean
+.PHONY: install demo run test lint typecheck pytest bench lock clean airflow-check
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ bench: install
 # Re-resolve the pinned versions (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --output-file requirements.lock
+	uv pip compile pyproject.toml --extra airflow -c requirements.lock --python-version 3.11 --output-file requirements-airflow.lock
 
 clean:
 	rm -rf $(VENV) .venv-compat .venv-airflow .pytest_cache .mypy_cache .ruff_cache
+
+# The Airflow DAGs in their own environment (also run by `make test` when CI is set).
+airflow-check:
+	bash scripts/airflow_check.sh
