@@ -186,22 +186,22 @@ def build_charts(board: Dashboard) -> list[Chart]:
     specs: list[tuple[str, str, str, list[Row], Callable[[Any, list[Row]], Any], str]] = [
         ("sessions_by_category", "Sessions per day by category",
          "Sessions in each UTC day, stacked by the insight's category.",
-         board.sessions_by_category, _sessions_chart, no_activity),
+         board.sessions_by_category, sessions_chart, no_activity),
         ("top_insights", f"Top {TOP_N} insights, last 7 complete days",
          "Sessions per insight; the label is the insight number and its text.",
-         board.top_insights, _top_chart, no_activity),
+         board.top_insights, top_chart, no_activity),
         ("sentiment_by_week", "Sentiment mix per week",
          "Share of each week's sessions by the insight's sentiment (weeks start Monday).",
-         board.sentiment_by_week, _sentiment_chart, no_activity),
+         board.sentiment_by_week, sentiment_chart, no_activity),
         ("weekly_flow", "Weekly flow",
          "Insights created, resolved, archived and deleted per week.",
-         board.weekly_flow, _flow_chart, "no insights yet"),
+         board.weekly_flow, flow_chart, "no insights yet"),
         ("backlog", "Open backlog",
          "Insights open at the end of each UTC day.",
-         board.backlog, _backlog_chart, "no insights yet"),
+         board.backlog, backlog_chart, "no insights yet"),
         ("resolution_times", "Time to resolve by category",
          "Median hours from creation to resolution (bar) and the 90th percentile (tick).",
-         board.resolution_by_category, _resolution_chart, "nothing resolved yet"),
+         board.resolution_by_category, resolution_chart, "nothing resolved yet"),
     ]  # fmt: skip
     return [
         Chart(key, title, caption, _svg(build(alt, data)) if data else None, reason)
@@ -223,7 +223,7 @@ def _values(rows: Sequence[Row]) -> list[Row]:
     ]
 
 
-def _sessions_chart(alt: Any, rows: list[Row]) -> Any:
+def sessions_chart(alt: Any, rows: list[Row]) -> Any:
     return (
         alt.Chart(alt.Data(values=_values(rows)), width=760, height=260)
         .mark_bar()
@@ -235,7 +235,7 @@ def _sessions_chart(alt: Any, rows: list[Row]) -> Any:
     )
 
 
-def _top_chart(alt: Any, rows: list[Row]) -> Any:
+def top_chart(alt: Any, rows: list[Row]) -> Any:
     labelled = [{**row, "label": _label(row)} for row in rows]
     return (
         alt.Chart(alt.Data(values=_values(labelled)), width=520, height=24 * len(rows))
@@ -259,7 +259,7 @@ def _label(row: Row) -> str:
     return f"#{row['insight_number']} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def _sentiment_chart(alt: Any, rows: list[Row]) -> Any:
+def sentiment_chart(alt: Any, rows: list[Row]) -> Any:
     return (
         alt.Chart(alt.Data(values=_values(rows)), width=760, height=220)
         .mark_bar()
@@ -271,7 +271,7 @@ def _sentiment_chart(alt: Any, rows: list[Row]) -> Any:
     )
 
 
-def _flow_chart(alt: Any, rows: list[Row]) -> Any:
+def flow_chart(alt: Any, rows: list[Row]) -> Any:
     return (
         alt.Chart(alt.Data(values=_values(rows)), width=760, height=240)
         .transform_fold(["created", "resolved", "archived", "deleted"], as_=["event", "insights"])
@@ -284,7 +284,7 @@ def _flow_chart(alt: Any, rows: list[Row]) -> Any:
     )
 
 
-def _backlog_chart(alt: Any, rows: list[Row]) -> Any:
+def backlog_chart(alt: Any, rows: list[Row]) -> Any:
     return (
         alt.Chart(alt.Data(values=_values(rows)), width=760, height=220)
         .mark_area(line=True, opacity=0.3)
@@ -295,7 +295,7 @@ def _backlog_chart(alt: Any, rows: list[Row]) -> Any:
     )
 
 
-def _resolution_chart(alt: Any, rows: list[Row]) -> Any:
+def resolution_chart(alt: Any, rows: list[Row]) -> Any:
     base = alt.Chart(alt.Data(values=_values(rows)), width=520, height=22 * len(rows))
     y = alt.Y("name:N", sort=None, title=None)
     bars = base.mark_bar().encode(y=y, x=alt.X("median_hours:Q", title="hours"))

@@ -1,0 +1,149 @@
+# ruff: noqa: ANN001, ANN202, N803, PLC0415, PLR1711
+# (marimo cells are plain functions: marimo wires their parameters and returns, imports live
+# in cells, and a bare expression at the end of a cell is its output)
+"""The dashboards after a load, as a marimo notebook.
+
+    pip install ".[notebook]"
+    marimo edit notebooks/insights.py                # or: marimo run notebooks/insights.py
+    python notebooks/insights.py                     # runs every cell as a script
+
+Reads the DuckDB file read-only (a running load is never blocked for longer than the notebook
+queries): `OPENCX_DUCKDB` or `--duckdb-path` (after `--` with `marimo run/edit`), default
+`data/opencx_insights.duckdb`, then `data/opencx_demo.duckdb` if only the demo was loaded.
+The figures are the dashboard views' (see the README's Dashboards section); the charts are the
+report's (`pipelines/report.py`).
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="OpenCX insights")
+
+
+@app.cell
+def _():
+    import os
+    import sys
+    from pathlib import Path
+
+    import altair as alt
+    import marimo as mo
+
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from pipelines import report
+
+    return Path, alt, mo, os, report, root
+
+
+@app.cell
+def _(Path, mo, os, report, root):
+    def database_path() -> Path:
+        """--duckdb-path, then OPENCX_DUCKDB, then the scheduled file, then the demo's."""
+        given = mo.cli_args().get("duckdb-path") or os.environ.get("OPENCX_DUCKDB")
+        if given:
+            path = Path(str(given)).expanduser()
+            return path if path.is_absolute() else root / path
+        if report.DEFAULT_DUCKDB.exists() or not report.DEMO_DUCKDB.exists():
+            return report.DEFAULT_DUCKDB
+        return report.DEMO_DUCKDB
+
+    db = database_path()
+    board = report.read_dashboard(db)
+    return board, db
+
+
+@app.cell
+def _(board, db, mo):
+    _title = f"# OpenCX insights\n\n`{db}`"
+    if board.has_data:
+        _title += f", data as of **{board.as_of}** (UTC; complete days end the day before)"
+    else:
+        _title += f"\n\n**No data yet**: {board.missing}. Load insights, then re-run."
+    mo.md(_title)
+    return
+
+
+@app.cell
+def _(board, mo):
+    mo.hstack(
+        [
+            mo.stat(value=value, label=label, caption=detail)
+            for label, value, detail in board.headline
+        ],
+        widths="equal",
+    ) if board.headline else mo.md("")
+    return
+
+
+@app.cell
+def _(alt, board, mo, report):
+    def show(rows, build, title, empty):
+        """A chart of the report's, or why there is none."""
+        if not rows:
+            return mo.md(f"### {title}\n\n_{empty}_")
+        return mo.vstack([mo.md(f"### {title}"), build(alt, rows)])
+
+    no_activity = "no window-scoped activity loaded (run the loader with --activity)"
+    mo.vstack(
+        [
+            show(board.sessions_by_category, report.sessions_chart,
+                 "Sessions per day by category", no_activity),
+            show(board.top_insights, report.top_chart,
+                 "Top insights, last 7 complete days", no_activity),
+        ]
+    )  # fmt: skip
+    return no_activity, show
+
+
+@app.cell
+def _(board, mo):
+    mo.ui.table(
+        [
+            {
+                k: row[k]
+                for k in (
+                    "rank",
+                    "insight_number",
+                    "content",
+                    "category_name",
+                    "sessions",
+                    "share_of_sessions",
+                    "previous_sessions",
+                    "change",
+                )
+            }
+            for row in board.top_insights
+        ],
+        selection=None,
+        label="Top insights, last 7 complete days",
+    ) if board.top_insights else mo.md("")
+    return
+
+
+@app.cell
+def _(board, mo, no_activity, report, show):
+    mo.vstack(
+        [
+            show(board.sentiment_by_week, report.sentiment_chart,
+                 "Sentiment mix per week", no_activity),
+            show(board.weekly_flow, report.flow_chart, "Weekly flow", "no insights yet"),
+            show(board.backlog, report.backlog_chart, "Open backlog", "no insights yet"),
+            show(board.resolution_by_category, report.resolution_chart,
+                 "Time to resolve by category (median bar, p90 tick)", "nothing resolved yet"),
+        ]
+    )  # fmt: skip
+    return
+
+
+@app.cell
+def _(board, mo):
+    mo.ui.table(
+        board.resolution_by_team, selection=None, label="Time to resolve by team (hours)"
+    ) if board.resolution_by_team else mo.md("")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
