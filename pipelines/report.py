@@ -306,7 +306,8 @@ def resolution_chart(alt: Any, rows: list[Row]) -> Any:
 # ------------------------------------------------------------------------------ page
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 62rem; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; padding: 0 1.5rem;
+       max-width: 62rem; color: #222; }
 h1 { margin-bottom: 0.2rem; } .as-of { color: #666; margin-top: 0; }
 .headline { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1rem; margin: 1.5rem 0; }
 .number { border: 1px solid #ddd; border-radius: 8px; padding: 0.8rem 1rem; }
