@@ -18,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: install
 	$(BIN)/python pipelines/insights.py --demo
+	$(BIN)/python pipelines/report.py --demo
 
 run: install
 	$(BIN)/python pipelines/insights.py
