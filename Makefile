@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine with python3, pip and make:
-#   make demo   installs into .venv and loads the simulator's demo data into DuckDB
+#   make demo   installs into .venv, loads the simulator's demo data into DuckDB, writes the report
 #   make test   installs into .venv and runs lint, type checks and the test suite
 PYTHON ?= python3
 VENV ?= .venv
