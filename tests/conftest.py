@@ -1,9 +1,16 @@
-"""Fixtures: simulators on ephemeral ports and isolated dlt workspaces."""
+"""Fixtures: simulators on ephemeral ports, isolated dlt workspaces, and the warehouses they load
+into (DuckDB files; databases on a real PostgreSQL server).
+
+A module marked `pytest.mark.warehouses` runs every test that loads (uses `ws` or `destination`)
+once per warehouse, with ids `duckdb` and `postgres`; elsewhere `destination` is DuckDB. A
+parametrized family whose cases differ only in what the API does runs fewer cases on PostgreSQL
+(CI time): `pytest.mark.warehouses(postgres_cases=[...])` lists the case ids that run there.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,14 @@ from hypothesis import settings
 
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace
+from tests.postgres_server import (
+    DSN_VARIABLE,
+    PostgresServer,
+    PostgresUnavailableError,
+    server_from_environment,
+    throwaway_cluster,
+)
+from tests.warehouses import DUCKDB, POSTGRES, DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 # CI must be reproducible: the same examples every run (locally hypothesis keeps exploring).
 # Built on hypothesis' own "ci" profile (no deadline: CI machines are slow and shared).
@@ -79,6 +94,86 @@ def sim(make_sim: SimFactory) -> Simulator:
     return make_sim()
 
 
+WAREHOUSES = (DUCKDB, POSTGRES)
+WAREHOUSES_MARKER = "warehouses"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker here: the test support that reads it lives here too."""
+    config.addinivalue_line(
+        "markers",
+        f"{WAREHOUSES_MARKER}(postgres_cases=None): run each loading test on DuckDB and on "
+        "PostgreSQL; postgres_cases limits PostgreSQL to those parametrized case ids",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `destination` for tests marked `warehouses` (ids `duckdb`, `postgres`)."""
+    if "destination" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker(WAREHOUSES_MARKER) is None:
+        return
+    metafunc.parametrize("destination", WAREHOUSES, indirect=True, ids=WAREHOUSES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect PostgreSQL cases a `postgres_cases` list leaves out (DuckDB runs them all)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        (dropped if _left_out_on_postgres(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _left_out_on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    marker = item.get_closest_marker(WAREHOUSES_MARKER)
+    if callspec is None or marker is None or callspec.params.get("destination") != POSTGRES:
+        return False
+    cases: Sequence[str] | None = marker.kwargs.get("postgres_cases")
+    if cases is None:
+        return False
+    case = "-".join(part for part in callspec.id.split("-") if part != POSTGRES)
+    return case not in cases
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server for the session: $OPENCX_TEST_POSTGRES_DSN, else a throw-away cluster.
+
+    In CI a missing or broken server fails every PostgreSQL test; locally a machine without
+    PostgreSQL installed skips them, saying how to get one.
+    """
+    try:
+        given = server_from_environment()
+        if given is not None:
+            yield given
+            return
+        with throwaway_cluster() as started:
+            yield started
+    except PostgresUnavailableError as exc:
+        if exc.installed or ci_requested():
+            pytest.fail(f"PostgreSQL tests cannot run: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server: {exc} (or set {DSN_VARIABLE})")
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path)
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """Where `ws` loads: a DuckDB file, or a fresh database of its own on the PostgreSQL server."""
+    name = getattr(request, "param", DUCKDB)
+    if name == DUCKDB:
+        yield DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    dsn = server.create_database()
+    try:
+        yield PostgresWarehouse(dsn)
+    finally:
+        server.drop_database(dsn)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, destination: Warehouse) -> Workspace:
+    return Workspace(tmp_path, destination)

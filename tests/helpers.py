@@ -1,5 +1,6 @@
-"""Shared test helpers: running the pipeline in-process against the simulator, reading DuckDB,
-and the expected rows computed independently from the simulator's ground truth."""
+"""Shared test helpers: running the pipeline in-process against the simulator, reading the
+warehouse (DuckDB or PostgreSQL), and the expected rows computed independently from the
+simulator's ground truth."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import pytest
 from dlt.pipeline.pipeline import Pipeline
 
@@ -21,6 +20,7 @@ from pipelines.runner import run_catching_up
 from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
 from sources.opencx_simulator.server import Reply
+from tests.warehouses import DuckDBWarehouse, Warehouse
 
 TEST_KEY = "ocx_test_SECRET_5f1c2a9e"
 SCOPELESS_KEY = "ocx_test_noscope_77aa"
@@ -29,14 +29,21 @@ DATASET = "opencx"
 TABLES = ("insights", "categories", "teams", "people")
 
 
-@dataclass
 class Workspace:
-    """A pipeline's working dir and DuckDB file, both under pytest's tmp_path."""
+    """A pipeline's working dir under pytest's tmp_path, and the warehouse it loads into.
 
-    root: Path
+    The warehouse is a DuckDB file beside the working dir unless a test passes another one
+    (the `destination` fixture does); every read goes through it, so a test reads DuckDB and
+    PostgreSQL alike.
+    """
+
+    def __init__(self, root: Path, warehouse: Warehouse | None = None) -> None:
+        self.root = root
+        self.warehouse: Warehouse = warehouse if warehouse else DuckDBWarehouse(self.db)
 
     @property
     def db(self) -> Path:
+        """The DuckDB file (of DuckDB workspaces; DuckDB-only tests open it themselves)."""
         return self.root / "warehouse.duckdb"
 
     @property
@@ -47,7 +54,7 @@ class Workspace:
         return dlt.pipeline(
             pipeline_name=name,
             pipelines_dir=str(self.pipelines_dir),
-            destination=dlt.destinations.duckdb(str(self.db)),
+            destination=self.warehouse.destination(),
             dataset_name=DATASET,
         )
 
@@ -70,29 +77,19 @@ class Workspace:
         return run_catching_up(self.pipeline(), args)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.db), read_only=True) as con:
-            con.execute(f"SET search_path = '{DATASET}'")
-            return con.execute(sql).fetchall()
+        """Rows of `sql` against the dataset (tables unqualified)."""
+        return self.warehouse.execute(sql)[1]
 
     def rows(self, table: str, order_by: str = "1") -> list[dict[str, Any]]:
-        with duckdb.connect(str(self.db), read_only=True) as con:
-            cur = con.execute(f"SELECT * FROM {DATASET}.{table} ORDER BY {order_by}")
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        names, rows = self.warehouse.execute(f"SELECT * FROM {table} ORDER BY {order_by}")
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def count(self, table: str) -> int:
         return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def tables(self) -> set[str]:
         """Tables in the dataset; empty when nothing was ever committed."""
-        if not self.db.exists():
-            return set()
-        with duckdb.connect(str(self.db), read_only=True) as con:
-            rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                [DATASET],
-            ).fetchall()
-        return {row[0] for row in rows}
+        return self.warehouse.tables()
 
 
 def cursor_of(pipeline: Pipeline) -> Any:

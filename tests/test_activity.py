@@ -15,6 +15,8 @@ from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import Workspace, answer_get_with, insight_requests, ts
 
+pytestmark = pytest.mark.warehouses
+
 DAY = timedelta(days=1)
 SINCE = datetime(2026, 8, 20, tzinfo=timezone.utc)
 UNTIL = SINCE + 60 * DAY

@@ -18,6 +18,8 @@ from sources.opencx.settings import DELETION_SAMPLE
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace, answer_get_with, insight_requests, loaded_insights
 
+pytestmark = pytest.mark.warehouses
+
 Hook = Callable[[int, object], None]
 
 
@@ -59,6 +61,7 @@ def get_requests(sim: Simulator) -> list[Any]:
     return [r for r in sim.requests if r.method == "GET" and r.path.startswith("/insights/")]
 
 
+@pytest.mark.warehouses(postgres_cases=["seed-0-sequential", "seed-0-concurrent"])
 @pytest.mark.parametrize("concurrency", [1, 4], ids=["sequential", "concurrent"])
 @pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed-{s}")
 def test_churn_during_a_reconciliation_never_marks_a_live_insight(
@@ -151,6 +154,7 @@ def test_a_reconciliation_with_nothing_missing_asks_for_nothing(
     ],
     ids=["forbidden", "another-insight", "no-id", "server-error"],
 )
+@pytest.mark.warehouses(postgres_cases=["another-insight"])
 def test_an_unexpected_confirmation_marks_nothing(
     ws: Workspace,
     sim: Simulator,

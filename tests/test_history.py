@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace
 from tests.test_reconciliation import mutate_everything
 
+pytestmark = pytest.mark.warehouses
 TRACKED = ", ".join(schema.HISTORY_TRACKED)
 
 
@@ -41,7 +44,7 @@ def latest_boundary(ws: Workspace) -> datetime:
     """
     rows = ws.query(
         "SELECT max(moment) FROM (SELECT valid_from AS moment FROM insight_history "
-        "UNION ALL SELECT valid_to FROM insight_history)"
+        "UNION ALL SELECT valid_to FROM insight_history) AS moments"
     )
     moment = rows[0][0]
     assert isinstance(moment, datetime), "no version was ever written"
@@ -92,11 +95,11 @@ def test_no_duplicate_versions(ws: Workspace, sim: Simulator) -> None:
     ws.load(sim, full_refresh=True)
     assert ws.query(
         "SELECT COUNT(*) FROM (SELECT insight_id FROM insight_history WHERE valid_to IS NULL "
-        "GROUP BY insight_id HAVING COUNT(*) > 1)"
+        "GROUP BY insight_id HAVING COUNT(*) > 1) AS doubled"
     ) == [(0,)]
     assert ws.query(
-        "SELECT COUNT(*) FROM (SELECT insight_id, version_hash, COUNT(*) FROM insight_history "
-        "GROUP BY ALL HAVING COUNT(*) > 1)"
+        "SELECT COUNT(*) FROM (SELECT insight_id, version_hash FROM insight_history "
+        "GROUP BY insight_id, version_hash HAVING COUNT(*) > 1) AS doubled"
     ) == [(0,)]
     assert ws.count("insight_history") == len(sim.store.ground_truth()) + 5
 

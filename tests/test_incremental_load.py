@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
@@ -21,6 +23,8 @@ from tests.helpers import (
     ts,
     within_lookback,
 )
+
+pytestmark = pytest.mark.warehouses
 
 
 def assert_matches_ground_truth(ws: Workspace, sim: Simulator) -> None:

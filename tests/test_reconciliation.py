@@ -13,6 +13,8 @@ from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import Workspace, expected_insight, insight_requests, loaded_insights
 
+pytestmark = pytest.mark.warehouses
+
 
 def mutate_everything(sim: Simulator) -> dict[str, list[str]]:
     """One of each change that does not move last_seen_at; returns the ids by kind."""
@@ -86,6 +88,7 @@ def test_reconciliation_twice_changes_nothing_the_second_time(
     assert loaded_insights(ws) == first
 
 
+@pytest.mark.warehouses(postgres_cases=["fails-at-request-6"])
 @pytest.mark.parametrize("fault_at", [1, 6, 20], ids=lambda n: f"fails-at-request-{n}")
 def test_interrupted_reconciliation_marks_nothing(
     ws: Workspace, sim: Simulator, fault_at: int

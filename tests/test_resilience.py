@@ -27,6 +27,8 @@ from tests.helpers import (
     loaded_insights,
 )
 
+pytestmark = pytest.mark.warehouses
+
 TRANSIENT_FAULTS = [
     pytest.param(["429", "429", "429"], id="429-without-retry-after"),
     pytest.param(["503", "502", "500", "504"], id="5xx-burst"),
@@ -59,6 +61,7 @@ def fail_load(ws: Workspace, sim: Simulator, **args: Any) -> BaseException:
     return root_cause(err.value)
 
 
+@pytest.mark.warehouses(postgres_cases=["mixed"])
 @pytest.mark.parametrize("faults", TRANSIENT_FAULTS)
 def test_transient_faults_are_retried_to_a_complete_load(
     ws: Workspace, sim: Simulator, faults: list[str]

@@ -15,7 +15,9 @@ Points (``name`` or ``name:argument``):
 - ``job-started:N`` / ``job-completed:N``: right after the N-th load job moved to started /
   completed; ``job-completed:<table>`` after the first completed job of that table.
 - ``before-sql:<text>`` / ``after-sql:<text>``: before / after (inside the transaction, before
-  its commit) the first destination statement containing ``<text>``.
+  its commit) the first destination statement containing ``<text>`` (DuckDB or PostgreSQL).
+- ``after-copy:<table>``: PostgreSQL only, where dlt loads files with ``COPY`` rather than SQL
+  statements: the CSV copy of ``<table>`` committed, its job not yet recorded as done.
 - ``complete-package``: every job done, the ``_dlt_loads`` row not yet written.
 - ``package-archive``: ``_dlt_loads`` row written, package not yet moved to ``load/loaded``.
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
@@ -87,8 +89,14 @@ def _job_point(owner: Any, attr: str, point: str, arg: str) -> None:
 
 def _sql_point(point: str, needle: str, after: bool) -> None:
     from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient  # noqa: PLC0415
+    from dlt.destinations.impl.postgres.sql_client import Psycopg2SqlClient  # noqa: PLC0415
 
-    original = DuckDbSqlClient.execute_query
+    for client in (DuckDbSqlClient, Psycopg2SqlClient):  # only the destination's one runs
+        _pause_in_queries(client, point, needle, after)
+
+
+def _pause_in_queries(client: Any, point: str, needle: str, after: bool) -> None:
+    original = client.execute_query
 
     @contextlib.contextmanager
     def execute_query(self: Any, query: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -100,7 +108,27 @@ def _sql_point(point: str, needle: str, after: bool) -> None:
                 pause(point)
             yield cursor
 
-    DuckDbSqlClient.execute_query = execute_query  # type: ignore[method-assign]
+    client.execute_query = execute_query
+
+
+def _destination_point(name: str, spec: str, arg: str) -> None:
+    if name == "after-copy":
+        _copy_point(spec, arg)
+    else:
+        _sql_point(spec, arg, after=name == "after-sql")
+
+
+def _copy_point(point: str, table: str) -> None:
+    from dlt.destinations.impl.postgres.postgres import PostgresCsvCopyJob  # noqa: PLC0415
+
+    original = PostgresCsvCopyJob.run
+
+    def run(self: Any) -> None:
+        original(self)
+        if self.load_table_name == table:
+            pause(point)
+
+    PostgresCsvCopyJob.run = run  # type: ignore[method-assign]
 
 
 def arm(spec: str) -> None:
@@ -128,8 +156,8 @@ def arm(spec: str) -> None:
 
         _job_point(PackageStorage, "start_job" if name == "job-started" else "complete_job",
                    spec, arg)  # fmt: skip
-    elif name in ("before-sql", "after-sql"):
-        _sql_point(spec, arg, after=name == "after-sql")
+    elif name in ("before-sql", "after-sql", "after-copy"):
+        _destination_point(name, spec, arg)
     elif name == "complete-package":
         from dlt.load.load import Load  # noqa: PLC0415
 

@@ -13,21 +13,26 @@ from pipelines.runner import run_catching_up
 from sources.opencx import opencx, settings
 from sources.opencx_simulator import Simulator
 from tests.helpers import TEST_KEY, Workspace
+from tests.warehouses import DuckDBWarehouse, Warehouse
 
 
-def cli_pipeline(tmp_path: Path) -> Pipeline:
-    """The pipeline `python pipelines/insights.py` uses under `tests.test_cli.cli_env`."""
+def cli_pipeline(tmp_path: Path, warehouse: Warehouse | None = None) -> Pipeline:
+    """The pipeline `python pipelines/insights.py` uses under `tests.test_cli.cli_env`.
+
+    Its warehouse is the command's default there, `cli.duckdb`, unless another is given.
+    """
+    target = warehouse if warehouse else DuckDBWarehouse(tmp_path / "cli.duckdb")
     return dlt.pipeline(
         pipeline_name=settings.PIPELINE_NAME,
         pipelines_dir=str(tmp_path / "dlt_data" / "pipelines"),
-        destination=dlt.destinations.duckdb(str(tmp_path / "cli.duckdb")),
+        destination=target.destination(),
         dataset_name=settings.DATASET_NAME,
     )
 
 
-def seed_cli_pipeline(tmp_path: Path, sim: Simulator) -> None:
+def seed_cli_pipeline(tmp_path: Path, sim: Simulator, warehouse: Warehouse | None = None) -> None:
     """A completed first run of the command's pipeline, in-process (faster than the CLI)."""
-    cli_pipeline(tmp_path).run(
+    cli_pipeline(tmp_path, warehouse).run(
         opencx(api_key=TEST_KEY, base_url=sim.base_url, requests_per_minute=0)
     )
 

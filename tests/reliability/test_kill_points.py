@@ -13,6 +13,10 @@ Kill points are reached deterministically: fetching ones by blocking the simulat
 request, later ones by `paused_cli.py`, which pauses the real command at a named instant of
 normalising, loading or committing. One time-based point, over a slow API, lands wherever the
 run happens to be.
+
+Every point runs on DuckDB and on PostgreSQL (a database of its own, the command pointed at it
+with `--destination postgres`), where dlt loads files with `COPY` instead of SQL statements: the
+DuckDB point after the history's staging copy is, there, the point after that `COPY` committed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 from dlt.common.json import json as dlt_json
@@ -43,6 +48,7 @@ from tests.conftest import SimFactory
 from tests.helpers import expected_entities, expected_insight, insight_requests
 from tests.reliability.support import seed_cli_pipeline
 from tests.test_cli import ROOT, SCRIPT, cli_env
+from tests.warehouses import POSTGRES, DuckDBWarehouse, Warehouse
 
 PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 N_INSIGHTS = 300
@@ -51,14 +57,22 @@ FULL_SCAN_PAGES = math.ceil(N_INSIGHTS / PAGE_SIZE)
 KEYS = {"insights": "id", "categories": "id", "teams": "id", "people": "person_key"}
 TRACKED = ", ".join(schema.HISTORY_TRACKED)
 WAIT_SECONDS = 90.0
+pytestmark = pytest.mark.warehouses
 
 
 @dataclass(frozen=True)
 class KillPoint:
-    """Where to kill: `scenario` is the run being killed, `how` the trigger."""
+    """Where to kill: `scenario` is the run being killed, `how` the trigger.
+
+    `on_postgres` is the same instant on PostgreSQL where that needs another trigger.
+    """
 
     scenario: str  # first | incremental | reconcile
     how: str  # request:N | pause:<paused_cli point> | after:<seconds>
+    on_postgres: str | None = None
+
+    def trigger(self, warehouse: Warehouse) -> str:
+        return self.on_postgres if warehouse.name == POSTGRES and self.on_postgres else self.how
 
 
 POINTS = [
@@ -81,7 +95,11 @@ POINTS = [
     pytest.param(KillPoint("first", "pause:load"), id="first-run-before-loading"),
     pytest.param(KillPoint("first", "pause:job-completed:1"), id="first-run-after-first-load-job"),
     pytest.param(
-        KillPoint("first", 'pause:after-sql:INSERT INTO "opencx_staging"."insight_history"'),
+        KillPoint(
+            "first",
+            'pause:after-sql:INSERT INTO "opencx_staging"."insight_history"',
+            on_postgres="pause:after-copy:insight_history",
+        ),
         id="first-run-history-staging-copy-committed",
     ),
     pytest.param(
@@ -115,6 +133,17 @@ POINTS = [
     # time-based, over a slow API: wherever the run happens to be
     pytest.param(KillPoint("first", "after:1.6"), id="first-run-after-1.6s-slow-api"),
 ]
+# Where the killed run never reached the destination, one fetching and one normalising point
+# stand for the others on PostgreSQL (CI time); every point that writes or reads it runs there.
+BEFORE_THE_DESTINATION = {
+    "first-run-fetching-request-1",
+    "first-run-fetching-the-last-request",
+    "first-run-extracted-not-normalised",
+    "first-run-normalised-uncommitted",
+    "incremental-fetching-request-2",
+    "reconcile-fetching-request-8",
+}
+POSTGRES_POINTS = [p.id for p in POINTS if p.id not in BEFORE_THE_DESTINATION]
 
 
 @dataclass
@@ -123,16 +152,13 @@ class Scenario:
 
     tmp_path: Path
     sim: Simulator
+    warehouse: Warehouse
     env: dict[str, str]
     args: list[str]
     reconcile: bool = False
     # every version of each insight the API served during the scenario (as table rows)
     served: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def db(self) -> Path:
-        return self.tmp_path / "cli.duckdb"
 
     @property
     def pipeline_dir(self) -> Path:
@@ -176,13 +202,18 @@ def mutate_for_reconcile(scn: Scenario) -> None:
     store.bump_counts(10, rng_seed=9)
 
 
-def make_scenario(tmp_path: Path, make_sim: SimFactory, point: KillPoint) -> Scenario:
+def make_scenario(
+    tmp_path: Path, make_sim: SimFactory, point: KillPoint, warehouse: Warehouse
+) -> Scenario:
     latency = 0.3 if point.how.startswith("after:") else 0.0
     sim = make_sim(n_insights=N_INSIGHTS, page_size=PAGE_SIZE, latency_s=latency)
-    scn = Scenario(tmp_path, sim, cli_env(tmp_path), ["--base-url", sim.base_url])
+    env, args = warehouse.cli_settings()
+    scn = Scenario(
+        tmp_path, sim, warehouse, cli_env(tmp_path, **env), ["--base-url", sim.base_url, *args]
+    )
     scn.note_served()
     if point.scenario != "first":
-        seed_cli_pipeline(tmp_path, sim)
+        seed_cli_pipeline(tmp_path, sim, warehouse)
         if point.scenario == "incremental":
             mutate_for_incremental(sim)
         else:
@@ -270,35 +301,31 @@ def kill_at_request(scn: Scenario, number: int) -> None:
 
 
 @contextlib.contextmanager
-def destination_as_left(scn: Scenario) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """The destination exactly as the kill left it, opened from a copy (WAL included).
+def destination_as_left(scn: Scenario) -> Iterator[Warehouse | None]:
+    """The destination exactly as the kill left it; None if the run never created it.
 
-    Opening the original would replay its WAL before the rerun does; the rerun must find it as
-    the killed process left it.
+    A DuckDB file is opened from a copy (WAL included): opening the original would replay its
+    WAL before the rerun does, and the rerun must find it as the killed process left it.
+    PostgreSQL is read as it is: the killed run's open transaction is rolled back by the
+    server, exactly what the rerun finds, and no reader can change that.
     """
-    if not scn.db.exists():
+    if not isinstance(scn.warehouse, DuckDBWarehouse):
+        yield scn.warehouse
+        return
+    db = scn.warehouse.path
+    if not db.exists():
         yield None
         return
     copy_dir = scn.tmp_path / "as_left"
     shutil.rmtree(copy_dir, ignore_errors=True)
     copy_dir.mkdir()
-    for path in scn.tmp_path.glob(scn.db.name + "*"):
+    for path in db.parent.glob(db.name + "*"):
         shutil.copy2(path, copy_dir / path.name)
-    with duckdb.connect(str(copy_dir / scn.db.name)) as con:
-        yield con
+    yield DuckDBWarehouse(copy_dir / db.name, read_only=False)
 
 
-def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-        [settings.DATASET_NAME],
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
-def select(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    con.execute(f"SET search_path = '{settings.DATASET_NAME}'")
-    return con.execute(sql).fetchall()
+def select(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:
+    return warehouse.execute(sql)[1]
 
 
 def state_cursor(state: dict[str, Any] | None) -> datetime | None:
@@ -318,14 +345,14 @@ def local_cursor(scn: Scenario) -> datetime | None:
 
 
 def destination_states(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
 ) -> tuple[datetime | None, list[tuple[str, datetime | None]]]:
     """The committed cursor (what dlt restores: the newest state of a recorded load) and the
     cursor of every state row with the load id it belongs to, recorded or not."""
-    if "_dlt_pipeline_state" not in tables(con):
+    if "_dlt_pipeline_state" not in warehouse.tables():
         return None, []
     rows = select(
-        con,
+        warehouse,
         "SELECT s.state, s._dlt_load_id, l.load_id IS NOT NULL FROM _dlt_pipeline_state s "
         "LEFT JOIN (SELECT load_id FROM _dlt_loads WHERE status = 0) l "
         "ON l.load_id = s._dlt_load_id ORDER BY s._dlt_load_id",
@@ -351,30 +378,45 @@ def pending_max_last_seen(scn: Scenario) -> datetime | None:
     """The newest `last_seen_at` among insights rows waiting in pending packages."""
     newest: datetime | None = None
     for package in pending_packages(scn):
-        for path in package.glob("*_jobs/insights.*.parquet"):
-            column = pq.read_table(path, columns=["last_seen_at"]).column(0).to_pylist()
-            values = [v for v in column if v is not None]
+        for path in package.glob("*_jobs/insights.*"):
+            values = [v for v in last_seen_column(path) if v is not None]
             if values and (newest is None or max(values) > newest):
                 newest = max(values)
     return newest
 
 
-def insight_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+def last_seen_column(path: Path) -> list[Any]:
+    """`last_seen_at` of a job file: Parquet (extracted; DuckDB's load files) or CSV
+    (PostgreSQL's load files, gzipped)."""
+    if path.name.endswith(".parquet"):
+        return list(pq.read_table(path, columns=["last_seen_at"]).column(0).to_pylist())
+    if ".csv" in path.suffixes:
+        options = pa_csv.ConvertOptions(
+            include_columns=["last_seen_at"],
+            column_types={"last_seen_at": pa.timestamp("us", tz="UTC")},
+        )
+        return list(pa_csv.read_csv(path, convert_options=options).column(0).to_pylist())
+    return []
+
+
+def insight_rows(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     columns = list(expected_insight({"id": "", "insight_number": 0, "content": "",
                                      "sentiment": "", "occurrence_count": 0}))  # fmt: skip
-    rows = select(con, f"SELECT {', '.join(columns)} FROM insights")
+    rows = select(warehouse, f"SELECT {', '.join(columns)} FROM insights")
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
-def assert_no_duplicates(con: duckdb.DuckDBPyConnection) -> None:
-    present = tables(con)
+def assert_no_duplicates(warehouse: Warehouse) -> None:
+    present = warehouse.tables()
     for table, key in KEYS.items():
         if table in present:
-            total, distinct = select(con, f"SELECT COUNT(*), COUNT(DISTINCT {key}) FROM {table}")[0]
+            total, distinct = select(
+                warehouse, f"SELECT COUNT(*), COUNT(DISTINCT {key}) FROM {table}"
+            )[0]
             assert total == distinct, f"{total - distinct} duplicate {key}s in {table}"
     if "insight_history" in present:
         doubled = select(
-            con,
+            warehouse,
             "SELECT insight_id FROM insight_history WHERE valid_to IS NULL "
             "GROUP BY insight_id HAVING COUNT(*) > 1",
         )
@@ -386,15 +428,15 @@ def without_deletion(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_consistent_after_kill(scn: Scenario) -> None:
-    with destination_as_left(scn) as con:
+    with destination_as_left(scn) as warehouse:
         loaded: dict[str, dict[str, Any]] = {}
         committed: datetime | None = None
         unrecorded: list[tuple[str, datetime | None]] = []
-        if con is not None:
-            assert_no_duplicates(con)
-            if "insights" in tables(con):
-                loaded = insight_rows(con)
-            committed, unrecorded = destination_states(con)
+        if warehouse is not None:
+            assert_no_duplicates(warehouse)
+            if "insights" in warehouse.tables():
+                loaded = insight_rows(warehouse)
+            committed, unrecorded = destination_states(warehouse)
     # nothing loaded is made up: every row is a version the API served
     for insight_id, row in loaded.items():
         served = [without_deletion(v) for v in scn.served[insight_id]]
@@ -446,21 +488,21 @@ def assert_converged(scn: Scenario, outcome: tuple[int, str]) -> None:
     assert pending_packages(scn) == []
     truth_items = scn.sim.store.ground_truth()
     truth = {i["id"]: expected_insight(i) for i in truth_items}
-    with duckdb.connect(str(scn.db), read_only=True) as con:
-        assert_no_duplicates(con)
-        loaded = insight_rows(con)
-        committed, _ = destination_states(con)
-        history = {
-            row[0]: row[1:]
-            for row in select(
-                con, f"SELECT insight_id, {TRACKED} FROM insight_history WHERE valid_to IS NULL"
-            )
-        }
-        current = {row[0]: row[1:] for row in select(con, f"SELECT id, {TRACKED} FROM insights")}
-        entities = {
-            table: {row[0]: row for row in select(con, f"SELECT * FROM {table}")}
-            for table in ("categories", "teams", "people")
-        }
+    warehouse = scn.warehouse
+    assert_no_duplicates(warehouse)
+    loaded = insight_rows(warehouse)
+    committed, _ = destination_states(warehouse)
+    history = {
+        row[0]: row[1:]
+        for row in select(
+            warehouse, f"SELECT insight_id, {TRACKED} FROM insight_history WHERE valid_to IS NULL"
+        )
+    }
+    current = {row[0]: row[1:] for row in select(warehouse, f"SELECT id, {TRACKED} FROM insights")}
+    entities = {
+        table: {row[0]: row for row in select(warehouse, f"SELECT * FROM {table}")}
+        for table in ("categories", "teams", "people")
+    }
     marked = {k for k, v in loaded.items() if v["deleted_at"] is not None}
     assert marked == set(scn.deleted)
     for insight_id, before in scn.deleted.items():
@@ -501,6 +543,7 @@ def change_while_down(scn: Scenario) -> None:
         sim.store.delete(victim["id"])
 
 
+@pytest.mark.warehouses(postgres_cases=POSTGRES_POINTS)
 @pytest.mark.parametrize("point", POINTS)
 def test_sigkill_then_rerun_equals_the_api_and_no_cursor_runs_ahead(
     tmp_path: Path,
@@ -508,9 +551,10 @@ def test_sigkill_then_rerun_equals_the_api_and_no_cursor_runs_ahead(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     point: KillPoint,
+    destination: Warehouse,
 ) -> None:
-    scn = make_scenario(tmp_path, make_sim, point)
-    kill_run(scn, point.how)
+    scn = make_scenario(tmp_path, make_sim, point, destination)
+    kill_run(scn, point.trigger(destination))
 
     assert_consistent_after_kill(scn)
 
