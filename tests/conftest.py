@@ -154,9 +154,15 @@ def postgres_server() -> Iterator[PostgresServer]:
         with throwaway_cluster() as started:
             yield started
     except PostgresUnavailableError as exc:
-        if exc.installed or ci_requested():
-            pytest.fail(f"PostgreSQL tests cannot run: {exc}", pytrace=False)
-        pytest.skip(f"no PostgreSQL server: {exc} (or set {DSN_VARIABLE})")
+        give_up_on_postgres(exc, in_ci=ci_requested())
+
+
+def give_up_on_postgres(exc: PostgresUnavailableError, *, in_ci: bool) -> None:
+    """Fail loudly in CI or when PostgreSQL is installed but broken; skip only a machine that
+    simply has none (a developer's laptop), saying how to get one."""
+    if exc.installed or in_ci:
+        pytest.fail(f"PostgreSQL tests cannot run: {exc}", pytrace=False)
+    pytest.skip(f"no PostgreSQL server: {exc} (or set {DSN_VARIABLE})")
 
 
 @pytest.fixture

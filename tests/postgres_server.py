@@ -39,6 +39,7 @@ SERVER_SETTINGS = {
     "max_connections": "60",
 }
 START_ATTEMPTS = 3
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
 _database_numbers = itertools.count(1)
 
 
@@ -95,7 +96,7 @@ def server_from_environment() -> PostgresServer | None:
     return PostgresServer(dsn)
 
 
-def find_binaries() -> Path | None:
+def find_binaries(debian_root: Path = DEBIAN_ROOT) -> Path | None:
     """The directory holding `initdb` and `pg_ctl`: on PATH, else Debian's newest install.
 
     Debian's `postgresql` package keeps them in /usr/lib/postgresql/<major>/bin, off PATH.
@@ -103,11 +104,11 @@ def find_binaries() -> Path | None:
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).resolve().parent
-    installs = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return installs[-1].parent if installs else None
+    installs = [
+        p.parent for p in debian_root.glob("*/bin/pg_ctl") if (p.parent / "initdb").exists()
+    ]
+    majors = [d for d in installs if d.parent.name.isdigit()]
+    return max(majors, key=lambda d: int(d.parent.name)) if majors else None
 
 
 @contextlib.contextmanager
