@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also load insight_activity, per session-date window (sources.opencx.activity)",
     )
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what a run would request and where it would load; no request, no load, "
+        "no state change",
+    )
     mode.add_argument("--since", help="backfill insights last seen at or after this ISO 8601 time")
     mode.add_argument("--until", help="backfill insights last seen before this ISO 8601 time")
     mode.add_argument(
@@ -72,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "project; or DESTINATION__DUCKDB__CREDENTIALS)",
     )
     api = parser.add_argument_group("API")
+    api.add_argument(
+        "--orgs",
+        metavar="ORG,ORG",
+        help="load several OpenCX organisations, each with its own key "
+        "(sources.opencx.<org>.api_key), pipeline and dataset (config: sources.opencx.orgs)",
+    )
     api.add_argument("--base-url", help="API base URL (default https://api.open.cx)")
     api.add_argument(
         "--requests-per-minute",
@@ -110,6 +122,12 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--log-file",
         metavar="PATH",
         help="append a timestamped log (retries, progress, summary, errors) to this file",
+    )
+    output.add_argument(
+        "--report-json",
+        metavar="PATH",
+        help="write a machine-readable report of the run to this file (also on failure), "
+        "atomically",
     )
     output.add_argument(
         "--progress-every",

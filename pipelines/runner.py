@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import io
 import logging
+import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,12 +25,13 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines import duckdb_file, lake
+from pipelines import duckdb_file, lake, orgs
 from pipelines.cli import source_overrides
-from pipelines.errors import finished_status
+from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
 from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
 from pipelines.progress import StepCollector, progress_reporter
+from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.runlock import run_lock
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
@@ -42,6 +45,9 @@ DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
 DEMO_API_KEY = "ocx_demo_key"
 ROOT_CONFIG_PROVIDER = "opencx_root_config.toml"
 summary_logger = logging.getLogger("pipelines.summary")
+SUMMARY_TABLES = (
+    "insights", "categories", "teams", "people", "insight_history", "insight_activity",
+)  # fmt: skip
 
 
 @dataclass
@@ -64,36 +70,53 @@ def register_root_config() -> None:
     dlt.config.register_provider(provider)
 
 
-def duckdb_path(args: argparse.Namespace, demo: bool) -> str:
+def duckdb_path(args: argparse.Namespace, demo: bool, org: str | None = None) -> str:
     """DuckDB file, absolute: flag, then dlt config/env, then the default in the project.
 
     Relative paths are taken from the project, like the default, so cron and a shell started
-    anywhere write the same file.
+    anywhere write the same file. Each org (`--orgs`) has its own default file; a configured
+    file is shared by the orgs, each in its own dataset.
     """
     if args.duckdb_path:
         return str(duckdb_file.project_path(args.duckdb_path))
     if demo:
         return str(DEMO_DUCKDB)
     configured = duckdb_file.configured_location()
-    return str(duckdb_file.project_path(configured) if configured else DEFAULT_DUCKDB)
+    if configured:
+        return str(duckdb_file.project_path(configured))
+    return str(DEFAULT_DUCKDB if org is None else DEFAULT_DUCKDB.with_stem(orgs.pipeline_name(org)))
 
 
-def resolve_target(args: argparse.Namespace, demo: bool) -> RunTarget:
-    """Destination, dataset and pipeline name for this run.
+def resolve_target(args: argparse.Namespace, demo: bool, org: str | None = None) -> RunTarget:
+    """Destination, dataset and pipeline name for this run (of `org`, with `--orgs`).
 
     For DuckDB, also refuses a file that cannot be loaded (before any request) and records the
     file for `dlt.attach(...)` readers.
     """
-    name = settings.DEMO_PIPELINE_NAME if demo else settings.PIPELINE_NAME
-    dataset = args.dataset or settings.DATASET_NAME
+    name = target_pipeline_name(demo, org)
+    dataset = target_dataset(args, org)
     destination_name = args.destination or "duckdb"
     if destination_name != "duckdb":
         return RunTarget(name, destination_name, dataset, lake.describe(destination_name))
-    path = Path(duckdb_path(args, demo))
+    path = Path(duckdb_path(args, demo, org))
     check_duckdb_file(path, dataset)
     duckdb_file.record_for_readers(name, path)
     return RunTarget(name, dlt.destinations.duckdb(credentials=str(path)), dataset,
                      f"duckdb {path}")  # fmt: skip
+
+
+def target_pipeline_name(demo: bool, org: str | None = None) -> str:
+    """The dlt pipeline (state, cursor, lock) of the demo, of `org`, or of the one-org run."""
+    if org is not None:
+        return orgs.pipeline_name(org)
+    return settings.DEMO_PIPELINE_NAME if demo else settings.PIPELINE_NAME
+
+
+def target_dataset(args: argparse.Namespace, org: str | None = None) -> str:
+    """`--dataset` (default `opencx`), suffixed with `_<org>` for an org."""
+    if org is not None:
+        return orgs.dataset_name(args.dataset, org)
+    return str(args.dataset or settings.DATASET_NAME)
 
 
 def check_duckdb_file(path: Path, dataset: str) -> None:
@@ -146,34 +169,108 @@ def make_pipeline(target: RunTarget, progress: Collector | None = None) -> Pipel
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command: a dry run, one load, or one load per org; returns the exit status.
+
+    Errors propagate to the caller's reporter (one line, exit status); `--report-json` is
+    written whatever happens, with the same line and status.
+    """
+    register_root_config()
+    if args.dry_run:
+        from pipelines.dry_run import dry_run  # noqa: PLC0415 - only for --dry-run
+
+        return dry_run(args)
+    report = RunReport.start(args.report_json)
+    try:
+        org_names = orgs.configured_orgs(args)
+        if org_names:
+            status = run_orgs(args, org_names, report)
+        else:
+            status = run_pipeline(args, None, report.new_run(None))
+        report.finish(status)
+    except BaseException as exc:
+        report.fail(exc)
+        raise
+    finally:
+        report.write()
+    return status
+
+
+def run_orgs(args: argparse.Namespace, org_names: list[str], report: RunReport) -> int:
+    """Each org in turn; one org's failure does not stop the next (Ctrl-C stops them all).
+
+    Each failure prints its own `error: org <org>: ...` line; the exit status is the first
+    failing org's (see `orgs.combined_status`).
+    """
+    statuses = []
+    for org in org_names:
+        record = report.new_run(org)
+        try:
+            statuses.append(run_pipeline(args, org, record))
+        except Exception as exc:
+            statuses.append(report_org_failure(org, exc, args))
+    return orgs.combined_status(statuses)
+
+
+def report_org_failure(org: str, exc: Exception, args: argparse.Namespace) -> int:
+    """The failed org's one line on stderr (and the log file), a line in the summary."""
+    if args.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    message, status = describe_failure(exc)
+    message = orgs.for_org(org, message)
+    print(f"error: org {org}: {message}", file=sys.stderr)
+    unexpected = exc if status == UNEXPECTED_EXIT else None
+    log_to_file(summary_logger, logging.ERROR, "error (exit %d): org %s: %s", status, org,
+                message, exc=unexpected)  # fmt: skip
+    if not args.quiet:
+        print(f"org {org}: nothing loaded (exit {status})")
+    return status
+
+
+def run_pipeline(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int:
+    """One pipeline's load (the one-org run's, or `org`'s); `record` keeps what it did."""
+    try:
+        status = _load(args, org, record)
+    except BaseException as exc:
+        record.fail(exc)
+        raise
+    record.finish(status)
+    return status
+
+
+def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int:
     """One load; returns the exit status (errors propagate to the caller's reporter).
 
     Checks that need neither the network nor the destination come first; then the pipeline's
     lock, so a second run of the same pipeline stops before touching the destination (whose
     DuckDB file the first run holds), the state or the API.
     """
-    register_root_config()
     started = time.monotonic()
     source_args = source_overrides(args)
+    if org is not None:
+        source_args = orgs.org_source_args(org, source_args)
     check_base_url_setting(source_args)
     check_destination(args.destination or "duckdb", reconciling=wants_reconciliation(source_args))
-    name = settings.DEMO_PIPELINE_NAME if args.demo else settings.PIPELINE_NAME
+    name = target_pipeline_name(args.demo, org)
+    record.pipeline, record.destination = name, args.destination or "duckdb"
+    stats = record.stats = ScanStats()
     with contextlib.ExitStack() as stack:
         stack.enter_context(run_lock(Path(get_dlt_pipelines_dir()), name))
         if args.quiet:  # nothing on stdout on success, whoever would print there
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         if args.demo:
             source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
-        target = resolve_target(args, args.demo)
+        target = resolve_target(args, args.demo, org)
+        record.location, record.dataset = target.description, target.dataset
         steps = StepCollector()
         pipeline = make_pipeline(target, steps)
         if cursor_value(pipeline) is None:
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
-        stats = ScanStats()
+        record.cursor_before = iso(cursor_before)
         with progress_reporter(stats, steps, quiet=args.quiet, period=args.progress_every):
             run_catching_up(pipeline, source_args, stats)
-        print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started)
+        record.rows, record.cursor_after = rows_loaded(pipeline), iso(cursor_value(pipeline))
+        print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started, org=org)
     return finished_status(stats)
 
 
@@ -208,23 +305,34 @@ def cursor_value(pipeline: Pipeline) -> Any:
         return None
 
 
+def rows_loaded(pipeline: Pipeline) -> dict[str, int]:
+    """Rows this run's load wrote per table (every table, 0 for those it did not touch)."""
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    counts = dict(normalize.row_counts) if normalize else {}
+    return {table: int(counts.get(table, 0)) for table in SUMMARY_TABLES}
+
+
 def print_summary(
-    pipeline: Pipeline, target: RunTarget, stats: ScanStats, cursor_before: Any, elapsed: float
+    pipeline: Pipeline,
+    target: RunTarget,
+    stats: ScanStats,
+    cursor_before: Any,
+    elapsed: float,
+    *,
+    org: str | None = None,
 ) -> None:
     """What a cron log needs: rows per table, requests, retries, time, cursor movement, notes.
 
     The same lines go to the log file (if any), where an operator reads runs side by side.
+    With several orgs, each block starts with `org <org>: `.
     """
-    trace = pipeline.last_trace
-    normalize = trace.last_normalize_info if trace else None
-    counts = dict(normalize.row_counts) if normalize else {}
-    tables = ("insights", "categories", "teams", "people", "insight_history", "insight_activity")
-    rows = ", ".join(f"{t} {counts.get(t, 0)}" for t in tables)
+    rows = ", ".join(f"{table} {n}" for table, n in rows_loaded(pipeline).items())
     requests = stats.requests.snapshot()
     throttled = f", 429s {requests.rate_limited}" if requests.rate_limited else ""
     lines = [
-        f"loaded into {target.description}, dataset {target.dataset} "
-        f"(pipeline {pipeline.pipeline_name})",
+        f"{'' if org is None else f'org {org}: '}loaded into {target.description}, "
+        f"dataset {target.dataset} (pipeline {pipeline.pipeline_name})",
         f"  strategy: {stats.strategy}, unchanged skipped: {stats.unchanged}, "
         f"marked deleted: {stats.deleted}",
         f"  rows merged: {rows}",
