@@ -213,6 +213,9 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` in one rename: readers see the old file or the new one."""
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp's 0600 would hide the report from a monitoring job running as another
+        # user; it holds no secret, so it gets the mode any new file of this process gets
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
@@ -221,6 +224,13 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (only readable by setting it; the run's threads are done by now)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _one_line(text: str | None) -> str | None:

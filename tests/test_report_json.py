@@ -4,6 +4,7 @@ atomically, without the key."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,9 @@ def test_report_of_a_first_load_equals_the_tables_and_the_requests_the_api_saw(
     assert started <= finished
     assert 0 < report["elapsed_seconds"] <= (finished - started).total_seconds() + 0.01
     assert sorted(p.name for p in report_path.parent.iterdir()) == ["run.json"]  # no temp file
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert report_path.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file
     assert TEST_KEY not in report_path.read_text(encoding="utf-8")
 
 
