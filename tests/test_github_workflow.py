@@ -62,6 +62,10 @@ def is_daily(cron: str) -> bool:
     return minute.isdigit() and hour.isdigit() and (day, month, weekday) == ("*", "*", "*")
 
 
+# Variables every GitHub-hosted runner sets itself (documented "default environment variables").
+RUNNER_ENV = {"RUNNER_TEMP": "/home/runner/work/_temp", "GITHUB_WORKSPACE": "/home/runner/work"}
+
+
 def sample_value(value: str) -> str:
     """What a `${{ ... }}` value may become: its `|| 'default'`, else a stand-in."""
     default = re.search(r"\|\|\s*'([^']*)'", value)
@@ -83,7 +87,12 @@ def commands(workflow: Mapping[Any, Any]) -> Iterator[tuple[str, list[str]]]:
     for job, step in steps(workflow):
         if "run" not in step:
             continue
-        env = {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+        env = {
+            **RUNNER_ENV,
+            **workflow.get("env", {}),
+            **job.get("env", {}),
+            **step.get("env", {}),
+        }
         for line in step["run"].splitlines():
             if line.strip():
                 argv = [expand(token, env) for token in shlex.split(line)]
