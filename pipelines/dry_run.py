@@ -145,9 +145,10 @@ def scan_lines(
     start: datetime | None = None
     if since is not None or until is not None:
         start = parse_timestamp("since", since) if since is not None else None
+        end = parse_timestamp("until", until) if until is not None else None
         mode = (
-            f"backfill of insights last seen in [{since or 'the beginning'}, "
-            f"{until or 'now'}); the stored cursor does not move"
+            f"backfill of insights last seen in [{_moment(start, 'the beginning')}, "
+            f"{_moment(end, 'now')}); the stored cursor does not move"
         )
         full_scan = bool(config["full_refresh"]) or start is None
     elif cursor is None:
@@ -219,3 +220,8 @@ def activity_lines(config: dict[str, Any], state: dict[str, Any] | None) -> Iter
         f"[{format_timestamp(first[0])}, {format_timestamp(first[1])}), last "
         f"[{format_timestamp(last[0])}, {format_timestamp(last[1])}); at least one request each"
     )
+
+
+def _moment(value: datetime | None, otherwise: str) -> str:
+    """A resolved bound as the API would get it (`7d` shows as the time it stands for)."""
+    return otherwise if value is None else format_timestamp(value)

@@ -79,7 +79,9 @@ def test_dry_run_of_a_backfill_keeps_the_cursor_and_stops_at_since(
     env = cli_env(tmp_path)
     result = run_cli(env, "--base-url", sim.base_url, "--dry-run", "--since", "2026-11-01")
     assert result.returncode == 0, result.stderr
-    assert "mode: backfill of insights last seen in [2026-11-01, now)" in result.stdout
+    assert (
+        "mode: backfill of insights last seen in [2026-11-01T00:00:00.000Z, now)" in result.stdout
+    )
     assert "below 2026-11-01T00:00:00.000Z" in result.stdout
     assert sim.requests == []
 
