@@ -26,6 +26,7 @@ from typing import Any
 
 import dlt
 import duckdb
+from dlt.pipeline.pipeline import Pipeline
 
 from sources.opencx.errors import DuckDBFileInUseError
 
@@ -104,13 +105,12 @@ def _holder(message: str) -> str | None:
     return f"PID {match['pid']} ({Path(match['program']).name})"
 
 
-def record_for_readers(pipeline_name: str, path: Path) -> None:
+def record_for_readers(pipeline: Pipeline, path: Path) -> None:
     """Record `path` as the pipeline's DuckDB file, where `dlt.attach(...)` looks first.
 
-    Written only when it changes, so a run that fails later leaves the state file as it was
-    whenever the file did not move.
+    Called after a load committed, and written only when it changes, so a run that fails
+    leaves the pipeline's state file exactly as it was.
     """
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name)
     try:
         recorded = pipeline.get_local_state_val(LOCATION_STATE_KEY)
     except KeyError:

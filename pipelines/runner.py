@@ -59,6 +59,7 @@ class RunTarget:
     dataset: str
     description: str
     source_args: dict[str, Any] = field(default_factory=dict)
+    duckdb_path: Path | None = None
 
 
 def register_root_config() -> None:
@@ -100,9 +101,8 @@ def resolve_target(args: argparse.Namespace, demo: bool, org: str | None = None)
         return RunTarget(name, destination_name, dataset, lake.describe(destination_name))
     path = Path(duckdb_path(args, demo, org))
     check_duckdb_file(path, dataset)
-    duckdb_file.record_for_readers(name, path)
     return RunTarget(name, dlt.destinations.duckdb(credentials=str(path)), dataset,
-                     f"duckdb {path}")  # fmt: skip
+                     f"duckdb {path}", duckdb_path=path)  # fmt: skip
 
 
 def target_pipeline_name(demo: bool, org: str | None = None) -> str:
@@ -269,6 +269,8 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
         record.cursor_before = iso(cursor_before)
         with progress_reporter(stats, steps, quiet=args.quiet, period=args.progress_every):
             run_catching_up(pipeline, source_args, stats)
+        if target.duckdb_path is not None:  # for `dlt.attach(...)` readers, once it loaded
+            duckdb_file.record_for_readers(pipeline, target.duckdb_path)
         record.rows, record.cursor_after = rows_loaded(pipeline), iso(cursor_value(pipeline))
         print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started, org=org)
     return finished_status(stats)
