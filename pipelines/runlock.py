@@ -31,7 +31,8 @@ def run_lock(pipelines_dir: Path, pipeline_name: str) -> Iterator[Path]:
     """Hold the pipeline's lock for the block, or raise RunLockedError at once."""
     path = lock_path(pipelines_dir, pipeline_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=0)
+    # never the soft (marker-file) fallback: a marker would outlive a SIGKILLed run
+    lock = FileLock(str(path), timeout=0, fallback_to_soft=False)
     try:
         lock.acquire()
     except Timeout:
