@@ -59,7 +59,7 @@ class RunLockedError(OpenCXError):
     exit_code = RUN_LOCKED_EXIT
 
 
-def finished_status(stats: ScanStats) -> int:
+def finished_status(stats: ScanStats, org: str | None = None) -> int:
     """Exit status of a run that loaded: 0, or 6 with a warning line if deletions were withheld.
 
     Withheld deletions mean the tables may still show insights that no longer exist; the load
@@ -69,6 +69,8 @@ def finished_status(stats: ScanStats) -> int:
     if stats.deletions_withheld is None:
         return OK_EXIT
     reason = " ".join(stats.deletions_withheld.split())
+    if org is not None:
+        reason = f"org {org}: {reason}"
     print(f"warning: {reason}", file=sys.stderr)
     log_to_file(logger, logging.WARNING, "warning (exit %d): %s", DELETIONS_WITHHELD_EXIT, reason)
     return DELETIONS_WITHHELD_EXIT

@@ -273,7 +273,7 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
             duckdb_file.record_for_readers(pipeline, target.duckdb_path)
         record.rows, record.cursor_after = rows_loaded(pipeline), iso(cursor_value(pipeline))
         print_summary(pipeline, target, stats, cursor_before, time.monotonic() - started, org=org)
-    return finished_status(stats)
+    return finished_status(stats, org)
 
 
 def run_catching_up(
