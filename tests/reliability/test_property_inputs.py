@@ -183,12 +183,18 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
+# the words `since`/`until` (and the session dates) accept as times relative to now
+RELATIVE_WORDS = frozenset({"now", "today", "yesterday"})
+
+
 def not_a_date(falsy: bool = True) -> st.SearchStrategy[Any]:
     impossible = st.sampled_from(
         ["2026-02-30", "2026-13-01", "2026-00-10", "2026-04-31", "2026-01-01T24:00:00",
          "2026-01-01T10:61:00Z", "2026-01-01T10:00:00+25:00"]
     )  # fmt: skip
-    words = st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=15)
+    words = st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=15).filter(
+        lambda word: word.strip().lower() not in RELATIVE_WORDS
+    )
     numbers = st.integers() if falsy else st.integers(min_value=1)
     lists = st.lists(st.integers(), min_size=0 if falsy else 1, max_size=2)
     return st.one_of(impossible, words, numbers, lists)
