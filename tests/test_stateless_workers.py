@@ -29,6 +29,8 @@ pytestmark = pytest.mark.warehouses
 
 # every run also keeps `insight_activity`, whose window cursor lives in resource state too
 SCHEDULED = {"activity": True, "activity_initial_days": 3}
+# columns that hold (or hash) when a load ran, which differs between two machines
+LOAD_TIMES = ("valid_from", "valid_to", "version_hash")
 
 
 @dataclass
@@ -49,20 +51,27 @@ class Machine:
         assert not (self.data_dir / "pipelines").exists()
 
     def requests(self) -> list[tuple[str, str, Any]]:
-        return [(r.method, r.path, r.body) for r in self.sim.requests]
+        """Every request since the last clear, sorted: full scans fetch pages concurrently."""
+        return sorted(((r.method, r.path, r.body) for r in self.sim.requests), key=repr)
 
     def local_state(self) -> dict[str, Any]:
         """The pipeline state in the working dir (dlt.attach reads only that)."""
         return dict(self.attach().state["sources"])
 
     def content(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every table's rows without dlt's bookkeeping and load times, in a stable order."""
+        """Every table's rows in a stable order, without dlt's bookkeeping and the times of
+        the loads themselves (validity, when a deletion was found, and the version hash, which
+        hashes that time): of a deletion, only whether it was found."""
         out = {}
         for table in sorted(t for t in self.warehouse.tables() if not t.startswith("_dlt")):
             names, rows = self.warehouse.execute(f"SELECT * FROM {table}")
             keep = [i for i, n in enumerate(names) if not n.startswith("_dlt")
-                    and n not in ("valid_from", "valid_to")]  # fmt: skip
-            out[table] = sorted((tuple(row[i] for i in keep) for row in rows), key=repr)
+                    and n not in LOAD_TIMES]  # fmt: skip
+            found = names.index("deleted_at") if "deleted_at" in names else None
+            out[table] = sorted(
+                (tuple(row[i] is not None if i == found else row[i] for i in keep) for row in rows),
+                key=repr,
+            )
         return out
 
     def rows_of_last_load(self) -> int:
@@ -77,7 +86,7 @@ class Machine:
         return dlt.attach(settings.PIPELINE_NAME, pipelines_dir=str(self.data_dir / "pipelines"))
 
 
-Runner = Callable[[Machine], None]
+Runner = Callable[..., None]  # (machine, *extra command-line arguments)
 
 
 @pytest.fixture
@@ -120,7 +129,7 @@ def warm(tmp_path: Path, make_sim: SimFactory, twin: Warehouse) -> Machine:
 def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
     """`python pipelines/insights.py --activity` on a machine, through its entry point."""
 
-    def run(machine: Machine) -> None:
+    def run(machine: Machine, *extra: str) -> None:
         env, args = machine.warehouse.cli_settings()
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -128,7 +137,7 @@ def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         monkeypatch.setenv("SOURCES__OPENCX__API_KEY", TEST_KEY)
         monkeypatch.setenv("SOURCES__OPENCX__REQUESTS_PER_MINUTE", "0")
         monkeypatch.setenv("SOURCES__OPENCX__ACTIVITY_INITIAL_DAYS", "3")
-        code = main(["--base-url", machine.sim.base_url, "--activity", "--quiet", *args])
+        code = main(["--base-url", machine.sim.base_url, "--activity", "--quiet", *args, *extra])
         assert code == 0, capsys.readouterr().err
 
     return run
@@ -169,6 +178,26 @@ def test_a_fresh_worker_asks_the_api_what_a_warm_one_asks_and_loads_the_same(
     assert cold.content() == warm.content()
     assert cold.rows_of_last_load() == warm.rows_of_last_load() < 20
     assert cold.local_state() == warm.local_state()
+
+
+def test_a_fresh_workers_reconciliation_marks_what_a_warm_one_marks(
+    warm: Machine, cold: Machine, command: Runner
+) -> None:
+    schedule_on_both(warm, cold, command)
+    gone, resolved = cold.sim.store.insight_ids()[3:5]
+    for machine in (warm, cold):
+        machine.sim.store.delete(gone)
+        machine.sim.store.resolve(resolved)
+    cold.forget_local_state()
+
+    command(warm, "--full-refresh")
+    command(cold, "--full-refresh")
+
+    assert cold.requests() == warm.requests()
+    assert cold.content() == warm.content()
+    assert cold.local_state() == warm.local_state()
+    marked = cold.warehouse.execute("SELECT id FROM insights WHERE deleted_at IS NOT NULL")[1]
+    assert marked == [(gone,)]
 
 
 def test_the_in_process_runner_restores_the_same_way(warm: Machine, cold: Machine) -> None:
