@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs in the lock
+import psycopg2
 
 DSN_VARIABLE = "OPENCX_TEST_POSTGRES_DSN"
 # dlt asks for a password even where the server trusts every local connection

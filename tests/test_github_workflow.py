@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with dlt, its stubs do not
+import yaml
 
 from pipelines.cli import build_parser
 

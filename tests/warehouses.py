@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import dlt
 import duckdb
-import psycopg2  # type: ignore[import-untyped]  # no stubs in the lock
+import psycopg2
 from dlt.common.destination import Destination
 
 from sources.opencx.settings import DATASET_NAME
