@@ -23,7 +23,7 @@ from typing import Any
 
 import dlt
 
-from sources.opencx import settings, stored
+from sources.opencx import settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.client import OpenCXClient
 from sources.opencx.errors import OpenCXError
@@ -149,8 +149,14 @@ def tombstones(gone: Sequence[str], found_missing_at: datetime) -> Iterator[list
 
 
 def _live_ids() -> set[str]:
+    # imported here, not at start-up: `stored` imports pyarrow.compute and builds an Arrow
+    # table at import (which imports pandas); only a reconciliation reads the destination back
+    from sources.opencx import stored  # noqa: PLC0415
+
     return stored.live_ids(dlt.current.pipeline())
 
 
 def _rows_by_id(ids: list[str]) -> list[dict[str, Any]]:
+    from sources.opencx import stored  # noqa: PLC0415 - see _live_ids
+
     return stored.rows_by_id(dlt.current.pipeline(), ids)
