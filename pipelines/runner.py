@@ -286,16 +286,33 @@ def run_catching_up(
     the source from that state makes the same run also catch up with the API. `stats` (new
     if not given) counts the run as it goes, for a progress display on another thread.
     """
+    loaded = False
     if pipeline.has_pending_data:
         pipeline.run()
         dedupe_history(pipeline)
+        loaded = True
     stats = stats if stats is not None else ScanStats()
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
-    pipeline.run(source)
-    create_views(pipeline, stats.notes)  # the dashboards read the tables just loaded
+    info = pipeline.run(source)
+    loaded = loaded or info is None or bool(info.loads_ids)
+    # the dashboards read the tables just loaded; a run that loaded nothing keeps them as they are
+    create_views(pipeline, stats.notes, loaded=loaded, where=_location(pipeline))
     return stats
+
+
+def _location(pipeline: Pipeline) -> str:
+    """The DuckDB file the pipeline loads into as given, without resolving any config.
+
+    "" for other destinations: their credentials may hold a password, which stays out of the
+    pipeline's state even as a digest (dlt wipes that state when the dataset is gone anyway).
+    """
+    destination = pipeline.destination
+    if destination is None or destination.destination_name != "duckdb":
+        return ""
+    credentials = destination.config_params.get("credentials")
+    return str(credentials) if isinstance(credentials, (str, Path)) else ""
 
 
 def cursor_value(pipeline: Pipeline) -> Any:

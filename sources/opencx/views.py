@@ -21,6 +21,7 @@ load, empty rather than missing, and the next load that brings the table points 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from dlt.pipeline.pipeline import Pipeline
 from sources.opencx import schema
 
 LOADS = "_dlt_loads"
+# pipeline local-state key: digest of the views this pipeline created last (see create_views)
+VIEWS_STATE_KEY = "opencx_views"
 # destinations whose SQL these views are written and tested for (MotherDuck speaks DuckDB)
 TESTED_DIALECTS = frozenset({"duckdb", "motherduck", "postgres"})
 
@@ -294,25 +297,56 @@ _STUB_COLUMNS[schema.HISTORY] += [
 ]
 
 
-def create_views(pipeline: Pipeline, notes: list[str] | None = None) -> list[str]:
+def create_views(
+    pipeline: Pipeline, notes: list[str] | None = None, *, loaded: bool = True, where: str = ""
+) -> list[str]:
     """(Re)create every view in the pipeline's dataset, in one transaction; returns their names.
 
     Destinations without SQL views (dlt's filesystem: Parquet or Delta files) are skipped
     silently, there is nowhere to keep a view. On SQL destinations other than DuckDB and
     PostgreSQL the SQL may not parse: a failure there is a note, not a failed load. On the
     tested ones it raises, because it is a bug.
+
+    A run that `loaded` nothing changed no table, so views this pipeline already created with
+    the same SQL in the same dataset (at `where`, e.g. the DuckDB file) are still right: they
+    are left alone and the destination is not opened; an empty list is returned.
     """
     if not _keeps_views(pipeline):
         return []
+    digest = _views_digest(pipeline, where)
+    if not loaded and _recorded_digest(pipeline) == digest:
+        return []
     name = pipeline.destination.destination_name
     try:
-        return _create(pipeline)
+        created = _create(pipeline)
     except DatabaseException as exc:
         if name in TESTED_DIALECTS:
             raise
         if notes is not None:
             notes.append(f"dashboard views not created on {name}: {exc}")
         return []
+    if _recorded_digest(pipeline) != digest:  # written only on change, like the DuckDB path
+        pipeline.set_local_state_val(VIEWS_STATE_KEY, digest)
+    return created
+
+
+def _views_digest(pipeline: Pipeline, where: str) -> str:
+    """What the views created last depend on: their SQL, the destination and the dataset."""
+    digest = hashlib.sha256()
+    for part in (pipeline.destination.destination_name, where, pipeline.dataset_name):
+        digest.update(f"{part}\0".encode())
+    for view in VIEWS:
+        digest.update(f"{view.name}\0{view.sql}\0".encode())
+    return digest.hexdigest()
+
+
+def _recorded_digest(pipeline: Pipeline) -> str | None:
+    """The digest recorded in the pipeline's local state (never sent to the destination)."""
+    try:
+        value = pipeline.get_local_state_val(VIEWS_STATE_KEY)
+    except KeyError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _create(pipeline: Pipeline) -> list[str]:

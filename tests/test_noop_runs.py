@@ -1,0 +1,134 @@
+"""A scheduled run with nothing new does the least it can, and never loses a state change.
+
+It leaves the dashboard views as they are (nothing changed the tables they read), opens the
+DuckDB file only for dlt's state check, and leaves no load package behind; a run whose state
+changed still commits that state, and the views are recreated after every run that loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from sources.opencx import views
+from sources.opencx_simulator import Simulator
+from tests.helpers import Workspace
+
+
+@pytest.fixture
+def view_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The datasets `create_views` (re)built views in, in order."""
+    built: list[str] = []
+    create = views._create
+
+    def counting(pipeline: Any) -> list[str]:
+        built.append(pipeline.dataset_name)
+        return create(pipeline)
+
+    monkeypatch.setattr(views, "_create", counting)
+    return built
+
+
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every `duckdb.connect` made in this process (dlt's destination client included)."""
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counting(
+        database: Any = ":memory:", *args: Any, **kwargs: Any
+    ) -> duckdb.DuckDBPyConnection:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    return opened
+
+
+def loads(ws: Workspace) -> int:
+    return ws.count("_dlt_loads")
+
+
+def test_a_run_with_nothing_new_leaves_the_views_as_they_are(
+    ws: Workspace, sim: Simulator, view_builds: list[str]
+) -> None:
+    ws.load(sim)
+    assert view_builds == ["opencx"]
+    ws.load(sim)
+    assert view_builds == ["opencx"], "a run that loaded nothing must not rewrite the views"
+    assert set(views.VIEW_NAMES) <= ws.tables()
+
+
+def test_views_are_recreated_after_every_run_that_loaded(
+    ws: Workspace, sim: Simulator, view_builds: list[str]
+) -> None:
+    ws.load(sim)
+    sim.store.bump_counts(3)
+    ws.load(sim)
+    assert len(view_builds) == 2
+    ws.load(sim)
+    assert len(view_builds) == 2
+
+
+def test_views_are_created_again_when_their_sql_changes(
+    ws: Workspace, sim: Simulator, view_builds: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.load(sim)
+    changed = views.View(
+        views.RESOLUTION_TIMES.name,
+        views.RESOLUTION_TIMES.grain,
+        views.RESOLUTION_TIMES.meaning,
+        views.RESOLUTION_TIMES.sql + "\n-- changed",
+    )
+    monkeypatch.setattr(views, "VIEWS", (*views.VIEWS[:-1], changed))
+    ws.load(sim)
+    assert len(view_builds) == 2, "a new release's views replace the old ones on its first run"
+
+
+def test_views_missing_from_the_local_record_are_created_on_a_run_with_nothing_new(
+    ws: Workspace, sim: Simulator, view_builds: list[str]
+) -> None:
+    """A machine that never created the views (a fresh worker) creates them."""
+    ws.load(sim)
+    pipeline = ws.pipeline()
+    with pipeline.managed_state() as state:
+        del state["_local"][views.VIEWS_STATE_KEY]  # type: ignore[misc]
+    ws.load(sim)
+    assert len(view_builds) == 2
+
+
+def test_a_run_with_nothing_new_opens_the_warehouse_once_and_leaves_no_package(
+    ws: Workspace, sim: Simulator, opens: list[str]
+) -> None:
+    ws.load(sim)
+    before = loads(ws)
+    opens.clear()
+    ws.load(sim)
+    warehouse = [db for db in opens if Path(db) == ws.db]
+    assert len(warehouse) == 1, f"expected only dlt's state check to open the file: {opens}"
+    pipeline = ws.pipeline()
+    assert not pipeline.has_pending_data
+    assert pipeline.list_extracted_load_packages() == []
+    assert pipeline.list_normalized_load_packages() == []
+    assert loads(ws) == before, "nothing new must not record a load"
+
+
+def test_a_changed_state_still_commits_when_no_rows_are_new(
+    ws: Workspace, sim: Simulator, view_builds: list[str]
+) -> None:
+    ws.load(sim)
+    before = loads(ws)
+    versions = ws.query("SELECT MAX(version) FROM _dlt_pipeline_state")[0][0]
+    pipeline = ws.pipeline()
+    with pipeline.managed_state() as state:
+        state["sources"]["opencx"]["probe"] = "changed"
+    ws.load(sim)
+    assert loads(ws) == before + 1, "the state change is loaded as a package of its own"
+    assert ws.query("SELECT MAX(version) FROM _dlt_pipeline_state")[0][0] > versions
+    restored = Workspace(ws.root / "fresh", ws.warehouse).pipeline()
+    restored.sync_destination()
+    assert restored.state["sources"]["opencx"]["probe"] == "changed"
+    assert len(view_builds) == 2, "a run that loaded a package recreates the views"
