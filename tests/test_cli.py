@@ -10,12 +10,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
+from tests.cron_support import db_snapshot
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, expected_insight, insight_requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,25 +55,6 @@ def run_cli(
         timeout=240,
         check=False,
     )
-
-
-def db_snapshot(path: Path) -> Any:
-    import duckdb  # noqa: PLC0415
-
-    if not path.exists():
-        return None
-    with duckdb.connect(str(path), read_only=True) as con:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opencx' "
-                "ORDER BY 1"
-            ).fetchall()
-        ]
-        return {
-            t: sorted(map(repr, con.execute(f"SELECT * FROM opencx.{t}").fetchall()))
-            for t in tables
-        }
 
 
 def state_file(tmp_path: Path) -> bytes | None:
