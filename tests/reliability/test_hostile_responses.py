@@ -23,6 +23,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.conftest import SIM_NOW, SimFactory
+from tests.cron_support import db_snapshot
 from tests.helpers import (
     Workspace,
     cursor_of,
@@ -33,7 +34,7 @@ from tests.helpers import (
 )
 from tests.reliability.stub_api import Answer, Script, StubApi, as_json, paged
 from tests.reliability.support import load_from, one_line_for, seed_cli_pipeline
-from tests.test_cli import assert_one_line_error, cli_env, db_snapshot, run_cli, state_file
+from tests.test_cli import assert_one_line_error, cli_env, run_cli, state_file
 from tests.test_reconciliation import mutate_everything
 
 PAGE = 20
