@@ -7,9 +7,10 @@ to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md`` (
 with ``--record`` also the committed ``bench/results.json``, and regenerates ``bench/RESULTS.md``
 and the README's benchmark sections from it (``python -m bench.publish``).
 
-    python -m bench                     # all cases, 3 repeats (~15 min on 2 cores)
+    python -m bench                     # all cases, 3 repeats (~20 min on 2 cores)
     python -m bench --record            # the same, and publish its figures
-    python -m bench --quick             # 1 repeat, smaller sizes (~2-3 min)
+    python -m bench --quick             # 1 repeat, smaller sizes (~4 min)
+    python -m bench --cases full_100k,full_1m   # the large tenant with its reference
     python -m bench --cases full_30k,latency --repeats 5
     python -m bench --list
 """
@@ -26,8 +27,9 @@ from typing import Any
 
 import psutil
 
-from bench import publish, record, render, report
-from bench.cases import Config, full_load_targets, registry, run_case
+from bench import publish, record, render, report, scale
+from bench.casekit import SKIPPED, Config
+from bench.cases import full_load_targets, registry, run_case
 from bench.harness import IDLE_CPU_PERCENT, Bench, CaseResult, work_dir
 from bench.simproc import PROJECT_ROOT
 
@@ -107,14 +109,20 @@ def run_all(args: argparse.Namespace, cfg: Config, selected: list[str]) -> list[
             if args.keep:
                 result.notes.append(f"files kept in {tmp}")
         results.append(result)
-        status = f"ERROR {result.error}" if result.error else "done"
-        print(f"{status} ({result.seconds:.0f} s)", flush=True)
-    full = {
-        int(r.params["insights"]): r
-        for r in results
-        if r.name.startswith("full_") and "insights" in r.params
-    }
+        print(f"{status_word(result)} ({result.seconds:.0f} s)", flush=True)
+    sizes = {f"full_{n // 1000}k": n for n in cfg.full_sizes}
+    full = {sizes[r.name]: r for r in results if r.name in sizes}
+    scale.per_insight_target(results, cfg)
     return results + full_load_targets(full)
+
+
+def status_word(result: CaseResult) -> str:
+    """How a case ended, for the progress line: done, skipped (and why) or the error."""
+    if result.error:
+        return f"ERROR {result.error}"
+    if SKIPPED in result.params:
+        return f"SKIPPED: {result.params[SKIPPED]}"
+    return "done"
 
 
 def write(args: argparse.Namespace, data: dict[str, Any]) -> None:

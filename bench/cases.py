@@ -1,18 +1,33 @@
-"""The benchmark cases of issue #4; each runs its variants in alternation, `repeats` times."""
+"""The benchmark cases of issues #4 and #10; each runs its variants in alternation, `repeats` times.
+
+The cases added for issue #10 live in `bench.scale` (the 1M-insight load, dlt state size) and
+`bench.pg_cases` (PostgreSQL beside DuckDB); `registry` lists them all in run order.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from bench import loader_formats, phases
+from bench import loader_formats, pg_cases, phases, scale
+from bench.casekit import (
+    LOOKBACK_HOURS,
+    PAGE_SIZE,
+    SEED,
+    Config,
+    add_record,
+    check_rows,
+    expected_pages,
+    full_case_name,
+    pages,
+    rotated,
+    usable,
+)
 from bench.harness import (
     CONNECTOR,
     DIAGNOSTIC,
@@ -26,124 +41,12 @@ from bench.harness import (
     Bench,
     CaseResult,
     RunRecord,
-    Summary,
     bound_target,
     count_target,
     duckdb_ids,
     ratio_target,
 )
 from bench.simproc import PROJECT_ROOT, SimProcess
-
-SEED = 42
-PAGE_SIZE = 50
-LOOKBACK_HOURS = 24.0
-
-
-@dataclass(frozen=True)
-class Config:
-    """Sizes and repeats of one benchmark run (`--quick` shrinks them)."""
-
-    repeats: int
-    full_sizes: tuple[int, ...]
-    latency_insights: int
-    latency_ms: float
-    scheduled_insights: int
-    k_new: int
-    rate_insights: int
-    rate_limit: int
-    pace: float
-    fault_insights: int
-    fault_rate: float
-    drop_rate: float
-    inject_429_rate: float
-    retry_after: float
-    rest_api_max_insights: int  # above this size rest_api runs once (it needs minutes and GBs)
-    phases_sizes: tuple[int, ...]
-    loader_formats_insights: int
-    keep: bool = False
-
-    @classmethod
-    def full(cls, repeats: int = 3) -> Config:
-        """The default run: about 10 minutes on 2 cores."""
-        return cls(
-            repeats=repeats,
-            full_sizes=(3_000, 10_000, 30_000, 100_000),
-            latency_insights=5_000,
-            latency_ms=50.0,
-            scheduled_insights=10_000,
-            k_new=120,
-            rate_insights=15_000,
-            rate_limit=600,
-            pace=590.0,
-            fault_insights=10_000,
-            fault_rate=0.10,
-            drop_rate=0.01,
-            inject_429_rate=0.02,
-            retry_after=1.0,
-            rest_api_max_insights=30_000,
-            phases_sizes=(10_000, 100_000),
-            loader_formats_insights=30_000,
-        )
-
-    @classmethod
-    def quick(cls) -> Config:
-        """One repeat, small sizes: a smoke run of every case in about a minute."""
-        base = cls.full(repeats=1)
-        return Config(
-            **{
-                **base.__dict__,
-                "full_sizes": (3_000, 10_000),
-                "latency_insights": 2_000,
-                "scheduled_insights": 3_000,
-                "rate_insights": 3_000,
-                "fault_insights": 3_000,
-                "phases_sizes": (3_000, 10_000),
-                "loader_formats_insights": 3_000,
-            }
-        )
-
-
-def rotated(variants: list[str], repeat: int) -> list[str]:
-    """Alternate the order between repeats so no variant always runs first."""
-    shift = repeat % len(variants)
-    return variants[shift:] + variants[:shift]
-
-
-def pages(n: int) -> int:
-    """Pages of PAGE_SIZE needed for `n` rows."""
-    return math.ceil(n / PAGE_SIZE)
-
-
-def _usable(result: CaseResult, variant: str) -> Summary | None:
-    """A variant's summary if at least one of its runs succeeded: targets never judge failures."""
-    summary = result.summary(variant)
-    return summary if summary is not None and summary.failed < summary.runs else None
-
-
-def _add(result: CaseResult, record: RunRecord) -> RunRecord:
-    result.records.append(record)
-    if not record.ok:
-        result.notes.append(f"{record.variant} run {record.repeat} failed: {record.error}")
-    return record
-
-
-def _check_rows(result: CaseResult, record: RunRecord, db: Path, table: str, want: int) -> None:
-    """Loaded rows equal the simulator's insights (a full load must not lose or duplicate)."""
-    if not record.ok:
-        return
-    try:
-        rows, ids = duckdb_ids(db, table)
-    except duckdb.Error as error:
-        record.extra["rows_error"] = str(error)
-        result.notes.append(f"{record.variant} run {record.repeat}: cannot read {table}: {error}")
-        return
-    record.extra["rows"] = rows
-    record.extra["distinct_ids"] = len(ids)
-    if rows != want or len(ids) != want:
-        result.notes.append(
-            f"{record.variant} run {record.repeat}: {rows} rows / {len(ids)} ids, expected {want}"
-        )
-
 
 # ---------------------------------------------------------------------------- full loads
 
@@ -168,7 +71,9 @@ def full_load(bench: Bench, cfg: Config, result: CaseResult, n: int) -> None:
                     argv, env = bench.rest_api_argv(sim, state), bench.env(state)
                     db, table = state / "rest_api.duckdb", "opencx.insights"
                 record, _ = bench.run(sim, variant, repeat, argv, env, state, timeout_s=900)
-                _check_rows(result, _add(result, record), db, table, n)
+                check_rows(result, add_record(result, record), db, table, n)
+                if variant == CONNECTOR:
+                    scale.record_state(record, state)
     if n > cfg.rest_api_max_insights and cfg.repeats > 1:
         result.notes.append(f"dlt rest_api ran once at {n} (minutes and GBs per run)")
 
@@ -179,7 +84,7 @@ def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
     target_sizes = [n for n in sizes if n >= 30_000] or sizes[-1:]
     for n in target_sizes:
         result = results[n]
-        conn, floor = _usable(result, CONNECTOR), _usable(result, FLOOR)
+        conn, floor = usable(result, CONNECTOR), usable(result, FLOOR)
         if conn is None or floor is None:
             continue
         result.targets.append(
@@ -196,7 +101,7 @@ def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
     if len(sizes) >= 2:
         big = sizes[-1]
         ref = 10_000 if 10_000 in sizes and big != 10_000 else sizes[0]
-        big_s, ref_s = _usable(results[big], CONNECTOR), _usable(results[ref], CONNECTOR)
+        big_s, ref_s = usable(results[big], CONNECTOR), usable(results[ref], CONNECTOR)
         if big_s is not None and ref_s is not None:
             case = CaseResult(
                 f"memory_flat_{ref // 1000}k_{big // 1000}k",
@@ -243,8 +148,8 @@ def latency(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 else:
                     connections = 4 if variant == FLOOR4 else 1
                     argv, env = bench.floor_argv(sim, state, connections), bench.env(state)
-                _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
-    conn, floor4 = _usable(result, CONNECTOR), _usable(result, FLOOR4)
+                add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+    conn, floor4 = usable(result, CONNECTOR), usable(result, FLOOR4)
     if conn and floor4:
         result.targets.append(
             ratio_target(
@@ -259,16 +164,6 @@ def latency(bench: Bench, cfg: Config, result: CaseResult) -> None:
 
 
 # ---------------------------------------------------------------------------- scheduled runs
-
-
-def _expected_pages(sim: SimProcess, cursor: str, total: int) -> tuple[int, int]:
-    """Rows at or above cursor - lookback, and the fewest pages a desc scan needs to see them.
-
-    The scan must read every such row plus one row below the bound (to know it may stop), unless
-    the data ends first.
-    """
-    above = int(sim.command("count_since", since=cursor, hours=LOOKBACK_HOURS)["count"])
-    return above, min(pages(above + 1), pages(total))
 
 
 def _setup_scheduled(bench: Bench, sim: SimProcess, result: CaseResult) -> tuple[Path, Path]:
@@ -299,7 +194,7 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
     with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
         conn_state, rest_state = _setup_scheduled(bench, sim, result)
         snap = sim.command("snapshot")
-        above, expected = _expected_pages(sim, str(snap["max_last_seen"]), n)
+        above, expected = expected_pages(sim, str(snap["max_last_seen"]), n)
         result.params.update(
             cursor=snap["max_last_seen"], lookback_rows=above, minimum_requests=expected
         )
@@ -318,8 +213,8 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 else:
                     state = bench.fresh_dir("startup")
                     argv, env = bench.startup_argv(sim), bench.env(state)
-                _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
-    conn, startup = _usable(result, CONNECTOR), _usable(result, STARTUP)
+                add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+    conn, startup = usable(result, CONNECTOR), usable(result, STARTUP)
     if conn and startup:
         result.targets.append(
             count_target(result.name, "requests (1 + lookback pages)", max(conn.requests), expected)
@@ -363,7 +258,7 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
         for repeat in range(cfg.repeats):
             cursor = str(sim.command("snapshot")["max_last_seen"])
             bumped = list(sim.command("bump", k=k, seed=1000 + repeat)["ids"])
-            above, expected = _expected_pages(sim, cursor, n)
+            above, expected = expected_pages(sim, cursor, n)
             lookback_rows = above - len(bumped)
             formula = pages(len(bumped) + 1) + pages(lookback_rows)
             result.notes.append(
@@ -383,7 +278,7 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                         rest_state,
                     )
                     db = rest_state / "rest_api.duckdb"
-                record = _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+                record = add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
                 record.extra.update(minimum=expected, formula=formula, lookback_rows=lookback_rows)
                 if record.ok:
                     loaded = _bumped_loaded(db, bumped, cursor)
@@ -395,7 +290,7 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                         )
                 if variant == CONNECTOR:
                     worst = max(worst, (record.requests - expected, record.requests, expected))
-    if _usable(result, CONNECTOR) is not None:
+    if usable(result, CONNECTOR) is not None:
         result.targets.append(
             count_target(result.name, "requests vs minimum (worst repeat)", worst[1], worst[2])
         )
@@ -428,10 +323,10 @@ def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
         ) as sim:
             state = bench.fresh_dir("connector-paced")
             argv, env = bench.connector_argv(sim, state), bench.connector_env(state, cfg.pace)
-            record = _add(result, bench.run(sim, CONNECTOR, repeat, argv, env, state)[0])
-            _check_rows(result, record, state / "connector.duckdb", "opencx.insights", n)
+            record = add_record(result, bench.run(sim, CONNECTOR, repeat, argv, env, state)[0])
+            check_rows(result, record, state / "connector.duckdb", "opencx.insights", n)
     result.records.append(RunRecord(THEORY, 0, round(ideal, 3), 0.0, r_pages, {}, True))
-    conn = _usable(result, CONNECTOR)
+    conn = usable(result, CONNECTOR)
     if conn:
         result.targets.append(
             bound_target(
@@ -517,7 +412,7 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     connections = 4 if variant == FLOOR4_RETRY else 1
                     argv = bench.floor_argv(sim, state, connections, retries=True)
                     env, db, table = bench.env(state), state / "floor.duckdb", "insights"
-                record = _add(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+                record = add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
             if not record.ok:
                 complete = complete and variant != CONNECTOR
                 continue
@@ -532,14 +427,14 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     f"connector repeat {repeat}: {missing} missing, "
                     f"{extra} unexpected, {rows - len(ids)} duplicates"
                 )
-    conn, floor = _usable(result, CONNECTOR), _usable(result, FLOOR_RETRY)
+    conn, floor = usable(result, CONNECTOR), usable(result, FLOOR_RETRY)
     if result.summary(CONNECTOR) is not None:  # a failed connector run is an incomplete one
         result.targets.append(
             count_target(
                 result.name, "runs incomplete or with rows missing", 0 if complete else 1, 0
             )
         )
-    floor4 = _usable(result, FLOOR4_RETRY)
+    floor4 = usable(result, FLOOR4_RETRY)
     if conn and floor4:
         result.notes.append(
             f"connector / floor with 4 connections and the same retries: "
@@ -598,6 +493,8 @@ def loader_formats_diagnostic(bench: Bench, cfg: Config, result: CaseResult) -> 
 # ---------------------------------------------------------------------------- registry
 
 CaseFn = Callable[[Bench, Config, CaseResult], None]
+# The large load has no baseline of its own: it is compared with the connector at 100k.
+LARGE_BASELINE = "connector at the reference size"
 
 
 def registry(cfg: Config) -> dict[str, tuple[str, str, CaseFn]]:
@@ -609,6 +506,12 @@ def registry(cfg: Config) -> dict[str, tuple[str, str, CaseFn]]:
             full_load(bench, c, result, n)
 
         cases[f"full_{n // 1000}k"] = (f"Full load, {n} insights, no latency", FLOOR, run_full)
+    if cfg.large_insights > 0:
+        cases[full_case_name(cfg.large_insights)] = (
+            f"Full load of a large tenant, {cfg.large_insights} insights, one run",
+            LARGE_BASELINE,
+            scale.large_load,
+        )
     cases["latency"] = (
         f"Full load, {cfg.latency_insights} insights, {cfg.latency_ms:g} ms per page",
         FLOOR4,
@@ -635,6 +538,15 @@ def registry(cfg: Config) -> dict[str, tuple[str, str, CaseFn]]:
         FLOOR_RETRY,
         faults,
     )
+    cases.update(pg_cases.registry_entries(cfg))
+    if cfg.state_sizes:
+        cases["state_size"] = (
+            "dlt state size per load at "
+            + ", ".join(str(n) for n in cfg.state_sizes)
+            + f" insights (first load, then K={cfg.k_new} new)",
+            DIAGNOSTIC,
+            scale.state_case,
+        )
     cases["phases"] = (
         "Diagnostic: the connector's phases at "
         + ", ".join(str(n) for n in cfg.phases_sizes)

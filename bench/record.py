@@ -23,7 +23,8 @@ from typing import Any
 
 import psutil
 
-from bench.cases import LOOKBACK_HOURS, PAGE_SIZE, SEED, Config, registry
+from bench.casekit import LOOKBACK_HOURS, PAGE_SIZE, SEED, SKIPPED, Config
+from bench.cases import registry
 from bench.harness import CaseResult
 from bench.measure import POLL_S
 from bench.simproc import PROJECT_ROOT
@@ -212,4 +213,5 @@ def problems(data: dict[str, Any]) -> list[str]:
 
 
 def _has_data(case: CaseResult | None) -> bool:
-    return case is not None and bool(case.records or case.data)
+    """Runs or diagnostic data, or the reason it could not run (PostgreSQL not installed)."""
+    return case is not None and bool(case.records or case.data or SKIPPED in case.params)

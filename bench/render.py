@@ -14,8 +14,8 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
-from bench import report
-from bench.cases import pages
+from bench import render_more, report
+from bench.casekit import pages
 from bench.harness import (
     DIAGNOSTIC,
     IDLE_CPU_PERCENT,
@@ -480,6 +480,7 @@ def cases_table(data: dict[str, Any]) -> str:
             "simulator per run with the same seeded faults for every variant of a repeat; "
             "checked against a clean reference load (row count, ids, duplicates)",
         ],
+        *render_more.cases_rows(cfg),
         [
             "phases",
             "diagnostic: the connector's phases in one process (`bench/phases.py`) at "
@@ -582,6 +583,7 @@ def results_md(data: dict[str, Any]) -> str:
             "",
         ]
     parts += ["### Missed targets", "", *missed(data), ""]
+    parts += [*render_more.postgres_section(data), *render_more.state_section(data)]
     formats = _formats(data)
     if formats is not None:
         parts += ["## Loader file formats", "", loader_formats_section(data, False), ""]

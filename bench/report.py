@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bench.casekit import SKIPPED
 from bench.harness import CaseResult, Summary
 
 
@@ -20,6 +21,8 @@ def rows(results: Sequence[CaseResult]) -> list[list[str]]:
         base = result.summary(result.baseline)
         if result.error:
             out.append([result.name, "ERROR", result.error[:80], "", "", "", "", ""])
+        if SKIPPED in result.params:
+            out.append([result.name, "SKIPPED", str(result.params[SKIPPED])[:80], *[""] * 5])
         for variant in result.variants():
             s = result.summary(variant)
             if s is None or variant.endswith("(setup)") or variant.startswith("reference"):
@@ -94,7 +97,7 @@ def md_table(header: list[str], body: list[list[str]]) -> str:
 
 def text(results: Sequence[CaseResult]) -> str:
     """What `python -m bench` prints at the end."""
-    parts = [text_table(HEADER, rows(results)), "", "Targets (issue #4):"]
+    parts = [text_table(HEADER, rows(results)), "", "Targets (issues #4 and #10):"]
     parts.append(text_table(TARGET_HEADER, target_rows(results)))
     notes = [f"- {r.name}: {n}" for r in results for n in r.notes]
     if notes:

@@ -15,9 +15,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import psutil
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "ocx_bench_key"
 START_TIMEOUT_S = 120.0
+# Generating and serialising insights takes about 70 s per million on an idle 2-core machine
+# (sources.opencx_simulator: ~35 s drawing the data, ~30 s pre-serialising every insight's JSON),
+# and twice that while other work shares the cores.
+START_S_PER_MILLION = 300.0
 COMMAND_TIMEOUT_S = 120.0
 
 
@@ -45,6 +51,8 @@ class SimProcess:
         log_path: Path | None = None,
     ) -> None:
         self.n_insights = n_insights
+        self.start_timeout_s = START_TIMEOUT_S + START_S_PER_MILLION * n_insights / 1_000_000
+        self.start_s = 0.0  # how long the simulator took to generate its data and listen
         self.page_size = page_size
         argv = [
             sys.executable,
@@ -87,7 +95,8 @@ class SimProcess:
         self.base_url = ""
 
     def start(self) -> SimProcess:
-        """Start the process and wait for its URL line."""
+        """Start the process and wait for its URL line (`start_s` says how long that took)."""
+        started = time.monotonic()
         stderr: Any = subprocess.DEVNULL
         if self._log_path is not None:
             self._log = self._log_path.open("ab")
@@ -102,7 +111,8 @@ class SimProcess:
             start_new_session=True,
         )
         threading.Thread(target=self._pump, daemon=True, name="bench-sim-stdout").start()
-        line = self._next_line(START_TIMEOUT_S)
+        line = self._next_line(self.start_timeout_s)
+        self.start_s = time.monotonic() - started
         if not line.startswith("OPENCX_SIMULATOR_URL="):
             self.stop()
             raise SimulatorError(f"unexpected first line from the simulator: {line!r}")
@@ -140,6 +150,16 @@ class SimProcess:
         if not reply.get("ok"):
             raise SimulatorError(f"simulator command {cmd} failed: {reply.get('error')}")
         return reply
+
+    def rss_mb(self) -> float:
+        """The simulator process's resident memory now (0 when it is not running)."""
+        proc = self._proc
+        if proc is None:
+            return 0.0
+        try:
+            return float(psutil.Process(proc.pid).memory_info().rss) / 2**20
+        except psutil.Error:
+            return 0.0
 
     def stop(self) -> None:
         """Ask it to stop; kill its process group if it does not within 5 s. Safe to repeat."""

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from bench import publish, record, render
+from bench import publish, record, render, scale
+from bench.casekit import SKIPPED, Config
+from bench.harness import CONNECTOR, DIAGNOSTIC, CaseResult, RunRecord
+from bench.pg_cases import CONNECTOR_DUCKDB
 
 README_SECTIONS = tuple(publish.SECTIONS)
 
@@ -122,3 +125,145 @@ def test_splice_replaces_only_the_marked_section() -> None:
 def test_splice_refuses_missing_markers() -> None:
     with pytest.raises(publish.MarkerError):
         publish.splice("# no markers\n", "bench", "new")
+
+
+# ---------------------------------------------------------------------------- issue #10 cases
+# The committed results file may predate these cases; these tests build what a run of the new
+# bench records (fields shaped like `python -m bench`'s output) on top of a copy of it.
+
+
+def _with_config(data: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(data)
+    changed["config"].update(fields)
+    return changed
+
+
+def _case(name: str, baseline: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": name,
+        "baseline": baseline,
+        "params": extra.pop("params", {}),
+        "seconds": 1.0,
+        "load_avg": [0.1, 0.1],
+        "error": "",
+        "summaries": [],
+        "targets": [],
+        "notes": [],
+        "data": extra.pop("data", {}),
+        "runs": extra.pop("runs", []),
+    }
+
+
+def _run(variant: str, wall: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "variant": variant,
+        "repeat": 0,
+        "wall_s": wall,
+        "peak_rss_mb": 300.0,
+        "requests": 9,
+        "statuses": {"200": 9},
+        "ok": True,
+        "error": "",
+        "extra": extra,
+    }
+
+
+def test_a_results_file_from_before_the_new_cases_needs_none_of_them(
+    results: dict[str, Any],
+) -> None:
+    legacy = copy.deepcopy(results)
+    for key in ("large_insights", "large_reference", "state_sizes", "postgres_insights"):
+        legacy["config"].pop(key, None)
+    needed = record.required_cases(legacy)
+    assert "full_1m" not in needed
+    assert "state_size" not in needed
+    assert not any(name.startswith("pg_") for name in needed)
+
+
+def test_a_results_file_configured_for_the_new_cases_must_have_them(
+    results: dict[str, Any],
+) -> None:
+    configured = _with_config(
+        results,
+        large_insights=1_000_000,
+        large_reference=100_000,
+        state_sizes=[10_000, 100_000],
+        postgres_insights=30_000,
+    )
+    found = record.problems(configured)
+    for name in ("full_1m", "state_size", "pg_full_30k", "pg_nothing_new", "pg_k_new"):
+        assert f"case {name} missing" in found
+
+
+def test_postgres_cases_skipped_without_postgres_are_published_as_skipped(
+    results: dict[str, Any],
+) -> None:
+    data = _with_config(results, postgres_insights=30_000)
+    why = "PostgreSQL is not installed (no initdb/pg_ctl on PATH)"
+    for name in ("pg_full_30k", "pg_nothing_new", "pg_k_new"):
+        params = {"destination": "postgres", SKIPPED: why}
+        data["cases"].append(_case(name, "floor", params=params))
+        data["meta"]["cases_run"].append(name)
+    assert record.problems(data) == []
+    text = render.results_md(data)
+    assert "## PostgreSQL beside DuckDB" in text
+    assert why in " ".join(text.split())  # wrapped at 100 columns
+
+
+def test_postgres_figures_are_rendered_beside_duckdb(results: dict[str, Any]) -> None:
+    data = _with_config(results, postgres_insights=30_000)
+    runs = [_run(CONNECTOR, 12.34), _run(CONNECTOR_DUCKDB, 9.87), _run("floor", 2.5)]
+    params = {"destination": "postgres", "insights": 30_000}
+    data["cases"].append(_case("pg_full_30k", "floor", params=params, runs=runs))
+    text = render.results_md(data)
+    section = text.split("## PostgreSQL beside DuckDB")[1].split("\n## ")[0]
+    assert "| pg_full_30k | 12.34 s / 300 MB | 9.87 s / 300 MB | 1.25x |" in section
+
+
+def test_state_sizes_are_rendered_per_load(results: dict[str, Any]) -> None:
+    data = _with_config(results, state_sizes=[10_000, 100_000])
+    loads = [
+        {
+            "insights": 100_000,
+            "load": "first load",
+            "lookback_insights": 4000,
+            "wall_s": 16.0,
+            "local_bytes": 273_456,
+            "row_bytes": 208_000,
+            "table_rows": 1,
+            "table_bytes": 208_000,
+            "fingerprints": 4000,
+        }
+    ]
+    data["cases"].append(_case("state_size", DIAGNOSTIC, data={"state": loads}))
+    text = render.results_md(data)
+    assert "| 100k | first load | 4000 | 4000 | 273.5 | 208.0 | 68.4 | 1 / 208.0 |" in text
+
+
+def test_state_targets_bound_by_the_lookback_not_the_tenant() -> None:
+    def load(n: int, lookback: int, size: int) -> dict[str, Any]:
+        return {"insights": n, "load": "first load", "lookback_insights": lookback,
+                "local_bytes": size}  # fmt: skip
+
+    within = scale.state_targets("s", [load(10_000, 400, 29_000), load(100_000, 4000, 276_000)])
+    assert [t.met for t in within] == [True, True]
+    # the same state at 100k with a tenth of the lookback: it grew with the tenant
+    grown = scale.state_targets("s", [load(10_000, 400, 29_000), load(100_000, 400, 276_000)])
+    assert [t.met for t in grown] == [False, False]
+
+
+def test_the_large_load_is_judged_per_insight_against_its_reference() -> None:
+    cfg = Config.full()
+    large = CaseResult("full_1m", "t", "b", {})
+    large.records.append(RunRecord(CONNECTOR, 0, 170.0, 900.0, 20_000, {}, True))
+    reference = CaseResult("full_100k", "t", "b", {})
+    reference.records.append(RunRecord(CONNECTOR, 0, 16.0, 650.0, 2000, {}, True))
+    scale.per_insight_target([reference, large], cfg)
+    (target,) = large.targets
+    assert target.measured == "170.00 us / 160.00 us = 1.06x"
+    assert target.met is True
+    alone = CaseResult("full_1m", "t", "b", {}, records=list(large.records))
+    scale.per_insight_target([alone], cfg)
+    assert alone.targets[0].met is None
+    assert "full_100k did not run" in alone.targets[0].verdict
