@@ -52,4 +52,7 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    from pipelines.lean_imports import hide_unused_modules
+
+    hide_unused_modules()
     sys.exit(main())

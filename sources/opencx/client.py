@@ -8,6 +8,7 @@ a limit (100/min) but no rate-limit headers: waiting for 429s would waste a requ
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -372,7 +374,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def parse_page(response: httpx.Response, requested_page: int) -> InsightsPage:
     """Check the envelope; a malformed 200 (proxy page, truncated body) is retried."""
     try:
-        body = response.json()
+        body = decode_json(response.content)
     except ValueError:
         raise RetryableResponseError("a response that is not valid JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -390,6 +392,18 @@ def parse_page(response: httpx.Response, requested_page: int) -> InsightsPage:
         total=total,
         total_pages=total_pages,
     )
+
+
+def decode_json(content: bytes) -> Any:
+    """A page body: orjson parses it in half the time of `json`, which a full load feels.
+
+    orjson refuses what `json` accepts beyond RFC 8259 (integers over 64 bits, NaN), so a
+    body it refuses gets a second chance with `json` before it counts as malformed.
+    """
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _int_field(body: dict[str, Any], name: str) -> int:

@@ -135,19 +135,27 @@ class InsightTables:
 
     def __init__(self) -> None:
         self._batch: list[dict[str, Any]] | None = None
-        self._table: pa.Table | None = None
+        self._tables: tuple[pa.Table, pa.Table] | None = None
 
     def for_batch(self, records: list[dict[str, Any]]) -> pa.Table:
-        """The table for `records`, built on first request."""
-        if self._batch is not records or self._table is None:
-            self._batch, self._table = records, _build_insight_rows(records)
-        return self._table
+        """The `insights` table for `records`, built on first request."""
+        return self._both(records)[0]
+
+    def history_for_batch(self, records: list[dict[str, Any]]) -> pa.Table:
+        """The `insight_history` table for `records`, built with the `insights` one."""
+        return self._both(records)[1]
+
+    def _both(self, records: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
+        if self._batch is not records or self._tables is None:
+            self._batch, self._tables = records, _build_insight_rows(records)
+        return self._tables
 
 
-def _build_insight_rows(records: list[dict[str, Any]]) -> pa.Table:
+def _build_insight_rows(records: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
     if records and rows.TOMBSTONE in records[0]:
-        return rows.flat_insights_table(records)
-    return rows.insights_table(records)
+        table = rows.flat_insights_table(records)
+        return table, rows.history_table(table)
+    return rows.insight_and_history_tables(records)
 
 
 @dlt.transformer(
@@ -185,7 +193,7 @@ def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> Ite
     sees only recent insights, never closes the others. Deletions arrive as tombstones whose
     `deleted_at` differs, which closes the live version and opens a terminal one.
     """
-    yield rows.history_table(tables.for_batch(records))
+    yield tables.history_for_batch(records)
 
 
 @dlt.transformer(

@@ -1,0 +1,50 @@
+"""Keeps pandas out of a scheduled run that never uses it.
+
+DuckDB's and pyarrow's bindings import pandas, when it is installed, the first time a query has
+a parameter or an Arrow column is built from Python objects, only to check whether a value is a
+pandas object. That import costs 0.3-0.9 s, more than a scheduled run with nothing new spends on
+everything else, and data engineers' environments usually have pandas. The connector never hands
+either library a pandas object, so while the command runs, pandas looks uninstalled to them.
+
+Only the command line does this (see `pipelines/insights.py`): both bindings remember "no pandas"
+for the rest of the process, which would surprise code that imports the runner and later wants
+`.df()`. A process that already imported pandas keeps it.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+UNUSED_BY_THE_RUN = ("pandas",)
+
+
+class HiddenModules(importlib.abc.MetaPathFinder):
+    """A finder that answers "not installed" for the hidden top-level packages."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,  # noqa: ARG002 - the finder protocol's signature
+        target: ModuleType | None = None,  # noqa: ARG002
+    ) -> ModuleSpec | None:
+        """Refuse a hidden package (and its submodules); leave everything else to the others."""
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+def hide_unused_modules(names: Sequence[str] = UNUSED_BY_THE_RUN) -> HiddenModules | None:
+    """Hide `names` from imports for the rest of this process; None if all are imported."""
+    hidden = [name for name in names if name not in sys.modules]
+    if not hidden:
+        return None
+    finder = HiddenModules(hidden)
+    sys.meta_path.insert(0, finder)
+    return finder
