@@ -7,16 +7,22 @@ benchmark runs here: these tests only read and render (speed is judged by the be
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import publish, record, render, scale
+from bench import pg_cases, publish, record, render, report, scale
+from bench.__main__ import status_word
 from bench.casekit import SKIPPED, Config
-from bench.harness import CONNECTOR, DIAGNOSTIC, CaseResult, RunRecord
+from bench.cases import run_case
+from bench.harness import CONNECTOR, DIAGNOSTIC, Bench, CaseResult, RunRecord
 from bench.pg_cases import CONNECTOR_DUCKDB
+from tests.postgres_server import PostgresUnavailableError
 
 README_SECTIONS = tuple(publish.SECTIONS)
 
@@ -267,3 +273,20 @@ def test_the_large_load_is_judged_per_insight_against_its_reference() -> None:
     scale.per_insight_target([alone], cfg)
     assert alone.targets[0].met is None
     assert "full_100k did not run" in alone.targets[0].verdict
+
+
+def test_a_machine_without_postgres_skips_the_postgres_cases_saying_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    @contextlib.contextmanager
+    def no_server() -> Iterator[None]:
+        raise PostgresUnavailableError("PostgreSQL is not installed", installed=False)
+        yield  # pragma: no cover - a generator, never reached
+
+    monkeypatch.setattr(pg_cases, "postgres_server", no_server)
+    name, (title, baseline, fn) = next(iter(pg_cases.registry_entries(Config.quick()).items()))
+    result = run_case(Bench(tmp_path, 1.0), Config.quick(), name, title, baseline, fn)
+    assert result.error == ""
+    assert result.params[SKIPPED] == "PostgreSQL is not installed"
+    assert status_word(result) == "SKIPPED: PostgreSQL is not installed"
+    assert any("SKIPPED" in row for row in report.rows([result]))
