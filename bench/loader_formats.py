@@ -33,7 +33,7 @@ PAGE = 50
 def _pages(n: int) -> list[list[dict[str, Any]]]:
     from datetime import datetime, timezone  # noqa: PLC0415
 
-    from sources.opencx.rows import parse_insight  # noqa: PLC0415
+    from sources.opencx.records import parse_insight  # noqa: PLC0415
     from sources.opencx_simulator import SimulatorConfig  # noqa: PLC0415
     from sources.opencx_simulator.clock import Clock  # noqa: PLC0415
     from sources.opencx_simulator.data import generate  # noqa: PLC0415

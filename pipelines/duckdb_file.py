@@ -15,17 +15,24 @@ Three things go wrong with a local DuckDB file that dlt does not handle for us:
 * Locks. DuckDB lets one process write a file and no process write while any other has it
   open, readers included. A run that finds the file held stops before the first request, with
   the holder's PID from DuckDB's own message.
+* Memory. DuckDB sizes itself for the whole machine (80% of RAM, a thread per core), which
+  makes a load's peak grow with the tenant and can get a run in a small container killed. The
+  load runs with `LOAD_SETTINGS` (`global_config` of the credentials overrides them), and
+  its jobs one at a time (unless `load.workers` is configured).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from sources.opencx.errors import DuckDBFileInUseError
@@ -34,6 +41,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS_KEY = "destination.duckdb.credentials"
 # the pipeline local-state key dlt 1.31 reads as the DuckDB file of a pipeline
 LOCATION_STATE_KEY = "duckdb_database"
+GLOBAL_CONFIG_KEY = f"{CREDENTIALS_KEY}.global_config"
+LOAD_SETTINGS: dict[str, Any] = {
+    # the load's statements are bulk inserts and merges of one batch: a second thread halves
+    # little and doubles DuckDB's working memory (measured in bench/, loader phase)
+    "threads": 1,
+    # past this DuckDB spills to a temp file beside the database instead of growing
+    "memory_limit": "128MB",
+}
+LOAD_WORKERS_KEY = "load.workers"
+_LOAD_WORKERS_ENV = "LOAD__WORKERS"
 _LOCKED = re.compile(r'Could not set lock on file "(?P<path>[^"]+)"')
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -59,6 +76,38 @@ def configured_location() -> str | None:
     if not isinstance(value, str) or value.strip() in ("", ":pipeline:"):
         return None
     return value.strip().removeprefix("duckdb:///")
+
+
+def credentials(path: Path) -> DuckDbCredentials:
+    """Credentials for the file at `path`, with the load's memory and thread settings."""
+    return DuckDbCredentials(str(path), global_config=load_settings())
+
+
+def load_settings() -> dict[str, Any]:
+    """`LOAD_SETTINGS`, overridden key by key by a configured `global_config`."""
+    configured: Any = dlt.config.get(GLOBAL_CONFIG_KEY, dict)
+    if configured is None:
+        value: Any = dlt.config.get(CREDENTIALS_KEY)
+        configured = value.get("global_config") if isinstance(value, Mapping) else None
+    return {**LOAD_SETTINGS, **(configured if isinstance(configured, Mapping) else {})}
+
+
+@contextlib.contextmanager
+def one_load_job_at_a_time() -> Iterator[None]:
+    """The loader runs the load's jobs one after the other, unless `load.workers` is set.
+
+    Two bulk inserts at once hold two batches of uncommitted rows in memory, and gain little
+    on a single-threaded DuckDB. dlt reads `load.workers` from its config when the load starts,
+    so the setting lives in the environment for the duration of the run only.
+    """
+    if dlt.config.get(LOAD_WORKERS_KEY) is not None:
+        yield
+        return
+    os.environ[_LOAD_WORKERS_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(_LOAD_WORKERS_ENV, None)
 
 
 def ensure_not_in_use(path: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.schema.typing import TUpsertStrategyDict
 from dlt.extract.source import DltSource
 
 from sources.opencx import schema
@@ -81,6 +82,10 @@ def describe(destination_name: str) -> str:
     return f"{destination_name} ({kind})"
 
 
+DELTA_MERGE: TUpsertStrategyDict = {"disposition": "merge", "strategy": "upsert"}
+"""Delta merges by upsert only (the source's `insights` asks for delete-insert)."""
+
+
 def for_files(source: DltSource, table_format: str | None, notes: list[str]) -> DltSource:
     """Adapt the source's tables to plain Parquet files or Delta tables (see the module doc)."""
     for name, resource in source.resources.items():
@@ -92,6 +97,8 @@ def for_files(source: DltSource, table_format: str | None, notes: list[str]) -> 
                 notes.append(NO_HISTORY_ON_DELTA)
                 continue
             resource.apply_hints(table_format=DELTA)
+            if name == schema.INSIGHTS:
+                resource.apply_hints(write_disposition=DELTA_MERGE)
             if name == schema.ACTIVITY:
                 resource.apply_hints(merge_key="")
         else:

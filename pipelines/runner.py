@@ -23,6 +23,7 @@ import dlt
 from dlt.common.configuration.providers.toml import SettingsTomlProvider
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import duckdb_file, lake, orgs
@@ -101,8 +102,8 @@ def resolve_target(args: argparse.Namespace, demo: bool, org: str | None = None)
         return RunTarget(name, destination_name, dataset, lake.describe(destination_name))
     path = Path(duckdb_path(args, demo, org))
     check_duckdb_file(path, dataset)
-    return RunTarget(name, dlt.destinations.duckdb(credentials=str(path)), dataset,
-                     f"duckdb {path}", duckdb_path=path)  # fmt: skip
+    destination = dlt.destinations.duckdb(credentials=duckdb_file.credentials(path))
+    return RunTarget(name, destination, dataset, f"duckdb {path}", duckdb_path=path)
 
 
 def target_pipeline_name(demo: bool, org: str | None = None) -> str:
@@ -260,6 +261,8 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
         if args.demo:
             source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
         target = resolve_target(args, args.demo, org)
+        if target.duckdb_path is not None:
+            stack.enter_context(duckdb_file.one_load_job_at_a_time())
         record.location, record.dataset = target.description, target.dataset
         steps = StepCollector()
         pipeline = make_pipeline(target, steps)
@@ -312,6 +315,8 @@ def _location(pipeline: Pipeline) -> str:
     if destination is None or destination.destination_name != "duckdb":
         return ""
     credentials = destination.config_params.get("credentials")
+    if isinstance(credentials, DuckDbCredentials):
+        return str(credentials.database)
     return str(credentials) if isinstance(credentials, (str, Path)) else ""
 
 

@@ -13,12 +13,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import dlt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.opencx import rows
+from pipelines import duckdb_file
+from sources.opencx import records, rows
 from sources.opencx_simulator import Simulator
 from tests.cron_support import ROOT, SCRIPT, assert_insights_match, cli_env
+from tests.helpers import Workspace
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
@@ -48,7 +52,7 @@ def api_insights(draw: st.DrawFn) -> dict[str, Any]:
         "team": draw(st.none() | st.fixed_dictionaries({"id": _maybe_text})),
         "resolved_by": draw(_person),
         "archived_by": draw(_person),
-        **{name: draw(_maybe_moment) for name in rows.TIMESTAMP_FIELDS},
+        **{name: draw(_maybe_moment) for name in records.TIMESTAMP_FIELDS},
     }
 
 
@@ -119,3 +123,56 @@ def test_hidden_modules_look_uninstalled_to_arrow_and_duckdb_which_still_work() 
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert (result.returncode, result.stdout.strip()) == (0, "hidden 1 False"), result.stderr
+
+
+def _duckdb_setting(path: Path, name: str) -> str:
+    pipeline = dlt.pipeline(
+        "settings_probe",
+        pipelines_dir=str(path.parent / "dlt"),
+        destination=dlt.destinations.duckdb(credentials=duckdb_file.credentials(path)),
+        dataset_name="probe",
+    )
+    with pipeline.sql_client() as client:
+        rows_ = client.execute_sql(f"SELECT current_setting('{name}')")
+    assert rows_ is not None
+    return str(rows_[0][0])
+
+
+def test_the_load_connects_to_duckdb_single_threaded_and_within_a_memory_limit(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "settings.duckdb"
+    assert _duckdb_setting(db, "threads") == "1"
+    assert _duckdb_setting(db, "memory_limit") == "122.0 MiB"  # DuckDB's rendering of 128MB
+
+
+def test_configured_duckdb_settings_override_the_load_settings_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"threads": 2}')
+    assert duckdb_file.load_settings() == {**duckdb_file.LOAD_SETTINGS, "threads": 2}
+    assert _duckdb_setting(tmp_path / "settings.duckdb", "threads") == "2"
+
+
+def test_load_jobs_run_one_at_a_time_during_the_run_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LOAD__WORKERS", raising=False)
+    with duckdb_file.one_load_job_at_a_time():
+        assert dlt.config.get("load.workers", int) == 1
+    assert dlt.config.get("load.workers", int) is None
+    monkeypatch.setenv("LOAD__WORKERS", "6")
+    with duckdb_file.one_load_job_at_a_time():
+        assert dlt.config.get("load.workers", int) == 6
+    assert dlt.config.get("load.workers", int) == 6
+
+
+def test_the_insights_merge_skips_dlts_dedup_because_a_run_holds_one_version_per_insight(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    ws = Workspace(tmp_path)
+    pipeline = ws.load(sim)
+    table = pipeline.default_schema.tables["insights"]
+    assert table.get("x-stage-data-deduplicated") is True
+    ids = [row[0] for row in ws.query("SELECT id FROM opencx.insights")]
+    assert sorted(ids) == sorted(i["id"] for i in sim.store.ground_truth())

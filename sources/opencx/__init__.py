@@ -27,6 +27,7 @@ from sources.opencx.resources import (
     EPOCH,
     FAR_FUTURE,
     HISTORY_DISPOSITION,
+    INSIGHTS_DISPOSITION,
     InsightTables,
     categories,
     insight_activity,
@@ -130,7 +131,7 @@ def opencx(
     seen, tables = SeenEntities(), InsightTables()
     resources = [
         pages,
-        pages | insights(scan_stats, tables),
+        (pages | insights(scan_stats, tables)).apply_hints(write_disposition=INSIGHTS_DISPOSITION),
         (pages | insight_history(tables)).apply_hints(write_disposition=HISTORY_DISPOSITION),
         pages | categories(seen),
         pages | teams(seen),

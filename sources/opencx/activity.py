@@ -18,7 +18,7 @@ from typing import Any
 from sources.opencx.client import OpenCXClient
 from sources.opencx.errors import OpenCXError
 from sources.opencx.filters import format_timestamp
-from sources.opencx.rows import parse_insight
+from sources.opencx.records import parse_insight
 from sources.opencx.scan import FULL_SCAN_SORT, ScanPlan, iter_pages
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

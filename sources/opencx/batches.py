@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from sources.opencx.client import RequestStats
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass

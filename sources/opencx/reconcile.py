@@ -27,7 +27,7 @@ from sources.opencx import settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.client import OpenCXClient
 from sources.opencx.errors import OpenCXError
-from sources.opencx.rows import TOMBSTONE, parse_insight
+from sources.opencx.records import TOMBSTONE, parse_insight
 
 LOOKUP_CHUNK = 500
 # Filters that keep the population whole; any other filter makes absence meaningless.

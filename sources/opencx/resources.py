@@ -7,19 +7,25 @@ session-date window with its own cursor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
-import pyarrow as pa
-from dlt.common.schema.typing import TScd2StrategyDict
+from dlt.common.schema.typing import TDeleteInsertStrategyDict, TScd2StrategyDict
 
-from sources.opencx import activity, reconcile, rows, schema, settings
+from sources.opencx import activity, reconcile, schema, settings
 from sources.opencx.batches import ScanStats, SeenEntities, batched_records, unique_records
 from sources.opencx.client import ClientSettings, OpenCXClient
 from sources.opencx.fingerprints import ChangedOnly, FirstRunRecorder
+from sources.opencx.records import TOMBSTONE
 from sources.opencx.scan import PageTotals, ScanPlan, iter_pages, plan_scan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# `sources.opencx.rows` (and with it pyarrow) is imported where the first rows are built, so a
+# scheduled run with nothing new never pays for it.
 
 CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -114,13 +120,17 @@ def _archived_plan(plan: ScanPlan) -> ScanPlan:
 
 
 def _new_entities(
-    records: list[dict[str, Any]],
-    seen: SeenEntities,
-    table_name: str,
-    build: Callable[[list[dict[str, Any]]], pa.Table | None],
+    records: list[dict[str, Any]], seen: SeenEntities, table_name: str
 ) -> Iterator[pa.Table]:
     """Entity rows of an API batch not yet emitted in this run (tombstones carry none)."""
-    if records and rows.TOMBSTONE not in records[0]:
+    from sources.opencx import rows  # noqa: PLC0415
+
+    build = {
+        schema.CATEGORIES: rows.categories_table,
+        schema.TEAMS: rows.teams_table,
+        schema.PEOPLE: rows.people_table,
+    }[table_name]
+    if records and TOMBSTONE not in records[0]:
         table = seen.only_changed(table_name, build(records))
         if table is not None:
             yield table
@@ -152,16 +162,27 @@ class InsightTables:
 
 
 def _build_insight_rows(records: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
-    if records and rows.TOMBSTONE in records[0]:
+    from sources.opencx import rows  # noqa: PLC0415
+
+    if records and TOMBSTONE in records[0]:
         table = rows.flat_insights_table(records)
         return table, rows.history_table(table)
     return rows.insight_and_history_tables(records)
 
 
+INSIGHTS_DISPOSITION: TDeleteInsertStrategyDict = {
+    "disposition": "merge",
+    "strategy": "delete-insert",
+    # one version per insight per load (`unique_records`, and reconciliation only adds ids the
+    # scan missed): dlt's ROW_NUMBER() dedup would only cost time and a window's memory
+    "deduplicated": True,
+}
+
+
 @dlt.transformer(
     name=schema.INSIGHTS,
     primary_key="id",
-    write_disposition="merge",
+    write_disposition="merge",  # INSIGHTS_DISPOSITION, applied by the source
     columns=schema.dlt_columns(schema.INSIGHTS),
 )
 def insights(
@@ -204,7 +225,7 @@ def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> Ite
 )
 def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Categories seen on insights, merged on `id` (latest wins)."""
-    yield from _new_entities(records, seen, schema.CATEGORIES, rows.categories_table)
+    yield from _new_entities(records, seen, schema.CATEGORIES)
 
 
 @dlt.transformer(
@@ -215,7 +236,7 @@ def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa
 )
 def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """Teams seen on insights, merged on `id`."""
-    yield from _new_entities(records, seen, schema.TEAMS, rows.teams_table)
+    yield from _new_entities(records, seen, schema.TEAMS)
 
 
 @dlt.transformer(
@@ -226,7 +247,7 @@ def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Tabl
 )
 def people(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
     """People who resolved or archived insights, merged on the derived `person_key`."""
-    yield from _new_entities(records, seen, schema.PEOPLE, rows.people_table)
+    yield from _new_entities(records, seen, schema.PEOPLE)
 
 
 @dlt.resource(
@@ -262,6 +283,8 @@ def insight_activity(
     # counted on a second, lazy pass: a long backfill's windows are never all held in memory
     planned = activity.plan_windows(now, complete_until, window_settings, since, until)
     scan_stats.windows.plan(sum(1 for _ in planned))
+    from sources.opencx.rows import activity_table as activity_rows  # noqa: PLC0415
+
     with OpenCXClient(client_settings, stats=scan_stats.requests) as client:
         detector = activity.ScopeDetector(client, scan_stats.notes)
         for window in windows:
@@ -271,7 +294,7 @@ def insight_activity(
             scan_stats.windows.window_done()
             if records:
                 scope = detector.scope_for(records, window)
-                yield rows.activity_table(records, window, scope, recorded_filters)
+                yield activity_rows(records, window, scope, recorded_filters)
             dlt.current.resource_metrics().update(scan_stats.as_metrics())
     if not backfill:
         state[ACTIVITY_STATE_KEY] = last_complete.isoformat()

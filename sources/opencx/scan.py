@@ -19,7 +19,7 @@ from typing import Any
 
 from sources.opencx.client import InsightsPage, OpenCXClient, RequestStats
 from sources.opencx.errors import ApiResponseError
-from sources.opencx.rows import parse_insight
+from sources.opencx.records import parse_insight
 
 FULL_SCAN_SORT = {"sortBy": "created_at", "sortOrder": "asc"}
 RECENT_FIRST_SORT = {"sortBy": "last_seen_at", "sortOrder": "desc"}

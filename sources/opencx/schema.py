@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# dlt data types; the Arrow types follow from them (`Column.arrow_type`). Plain names keep
+# pyarrow (a quarter of a second) out of a scheduled run that builds no rows.
+TEXT, BIGINT, TIMESTAMP = "text", "bigint", "timestamp"
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Column:
     """One documented column."""
 
     name: str
-    arrow_type: pa.DataType
+    data_type: str
     description: str
     primary_key: bool = False
     required: bool = False
@@ -31,6 +35,15 @@ class Column:
     def nullable(self) -> bool:
         """Keys and required columns are declared NOT NULL."""
         return not (self.primary_key or self.required)
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the rows are built with (timestamps in UTC, microseconds)."""
+        import pyarrow as pa  # noqa: PLC0415 - see TEXT
+
+        if self.data_type == TIMESTAMP:
+            return pa.timestamp("us", tz="UTC")
+        return pa.int64() if self.data_type == BIGINT else pa.string()
 
 
 INSIGHTS = "insights"
@@ -41,25 +54,25 @@ TEAMS = "teams"
 PEOPLE = "people"
 
 INSIGHT_COLUMNS: tuple[Column, ...] = (
-    Column("id", pa.string(), "Insight UUID, as the API gives it.", primary_key=True),
-    Column("insight_number", pa.int64(), "Human-facing insight number."),
-    Column("content", pa.string(), "What customers say, as summarised by OpenCX's AI."),
-    Column("sentiment", pa.string(), "angry, happy or neutral; unknown values are kept."),
+    Column("id", TEXT, "Insight UUID, as the API gives it.", primary_key=True),
+    Column("insight_number", BIGINT, "Human-facing insight number."),
+    Column("content", TEXT, "What customers say, as summarised by OpenCX's AI."),
+    Column("sentiment", TEXT, "angry, happy or neutral; unknown values are kept."),
     Column(
         "status",
-        pa.string(),
+        TEXT,
         "Derived: archived if archived_at is set, else resolved if "
         "resolved_at is set, else unresolved.",
     ),
-    Column("occurrence_count", pa.int64(), "Sessions in which the insight was seen."),
-    Column("category_id", pa.string(), "FK to categories.id; null when uncategorised."),
-    Column("team_id", pa.string(), "FK to teams.id; null when unassigned."),
-    Column("resolved_by_key", pa.string(), "FK to people.person_key: who resolved it."),
+    Column("occurrence_count", BIGINT, "Sessions in which the insight was seen."),
+    Column("category_id", TEXT, "FK to categories.id; null when uncategorised."),
+    Column("team_id", TEXT, "FK to teams.id; null when unassigned."),
+    Column("resolved_by_key", TEXT, "FK to people.person_key: who resolved it."),
     Column("resolved_at", TIMESTAMP, "When it was resolved."),
-    Column("archived_by_key", pa.string(), "FK to people.person_key: who archived it."),
+    Column("archived_by_key", TEXT, "FK to people.person_key: who archived it."),
     Column("archived_at", TIMESTAMP, "When it was archived."),
-    Column("archive_reason", pa.string(), "archived_by.reason from the API."),
-    Column("deep_research", pa.string(), "OpenCX's deep-research write-up, if any."),
+    Column("archive_reason", TEXT, "archived_by.reason from the API."),
+    Column("deep_research", TEXT, "OpenCX's deep-research write-up, if any."),
     Column("deep_research_completed_at", TIMESTAMP, "When the deep research finished."),
     Column("first_seen_at", TIMESTAMP, "First session in which it was seen."),
     Column("last_seen_at", TIMESTAMP, "Latest session in which it was seen (incremental cursor)."),
@@ -72,24 +85,24 @@ INSIGHT_COLUMNS: tuple[Column, ...] = (
     ),
 )
 CATEGORY_COLUMNS: tuple[Column, ...] = (
-    Column("id", pa.string(), "Category UUID.", primary_key=True),
-    Column("name", pa.string(), "Category name (latest seen wins)."),
-    Column("description", pa.string(), "Category description (latest seen wins)."),
+    Column("id", TEXT, "Category UUID.", primary_key=True),
+    Column("name", TEXT, "Category name (latest seen wins)."),
+    Column("description", TEXT, "Category description (latest seen wins)."),
 )
 TEAM_COLUMNS: tuple[Column, ...] = (
-    Column("id", pa.string(), "Team UUID.", primary_key=True),
-    Column("name", pa.string(), "Team name (latest seen wins)."),
+    Column("id", TEXT, "Team UUID.", primary_key=True),
+    Column("name", TEXT, "Team name (latest seen wins)."),
 )
 PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column(
         "person_key",
-        pa.string(),
+        TEXT,
         "Derived stable key: first 32 hex digits of "
         "sha256(name + U+001F + avatar_url), null parts as empty strings.",
         primary_key=True,
     ),
-    Column("name", pa.string(), "Display name from resolved_by / archived_by."),
-    Column("avatar_url", pa.string(), "Avatar URL from resolved_by / archived_by."),
+    Column("name", TEXT, "Display name from resolved_by / archived_by."),
+    Column("avatar_url", TEXT, "Avatar URL from resolved_by / archived_by."),
 )
 
 HISTORY_TRACKED = (
@@ -101,11 +114,11 @@ VALID_FROM, VALID_TO = "valid_from", "valid_to"
 VERSION_HASH = "version_hash"
 _INSIGHT_BY_NAME = {col.name: col for col in INSIGHT_COLUMNS}
 HISTORY_COLUMNS: tuple[Column, ...] = (
-    Column("insight_id", pa.string(), "FK to insights.id; one row per version of the insight."),
+    Column("insight_id", TEXT, "FK to insights.id; one row per version of the insight."),
     *(_INSIGHT_BY_NAME[name] for name in HISTORY_TRACKED),
     Column(
         VERSION_HASH,
-        pa.string(),
+        TEXT,
         "Hash of the tracked columns: a new version is written only when it changes.",
         required=True,
     ),
@@ -114,23 +127,23 @@ ACTIVITY_COLUMNS: tuple[Column, ...] = (
     Column(
         "window_start", TIMESTAMP, "Start of the session-date window (inclusive).", primary_key=True
     ),
-    Column("insight_id", pa.string(), "FK to insights.id.", primary_key=True),
+    Column("insight_id", TEXT, "FK to insights.id.", primary_key=True),
     Column("window_end", TIMESTAMP, "End of the window (exclusive)."),
     Column(
         "occurrence_count",
-        pa.int64(),
+        BIGINT,
         "occurrence_count as the API returned it for this window; see count_scope before summing.",
     ),
     Column(
         "count_scope",
-        pa.string(),
+        TEXT,
         "window: the API counted only this window's sessions "
         "(additive across windows); lifetime: the API returned the all-time count (not "
         "additive); unknown: could not be told apart in this run.",
     ),
     Column("first_seen_at", TIMESTAMP, "first_seen_at as the API returned it for this window."),
     Column("last_seen_at", TIMESTAMP, "last_seen_at as the API returned it for this window."),
-    Column("filters", pa.string(), "The other request filters in force, as canonical JSON."),
+    Column("filters", TEXT, "The other request filters in force, as canonical JSON."),
 )
 
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -146,6 +159,8 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
 @functools.cache
 def arrow_schema(table: str) -> pa.Schema:
     """Arrow schema of a table's documented columns."""
+    import pyarrow as pa  # noqa: PLC0415 - see TEXT
+
     return pa.schema(
         [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in TABLE_COLUMNS[table]]
     )
@@ -159,15 +174,12 @@ def dlt_columns(table: str) -> TTableSchemaColumns:
 def _dlt_column(col: Column) -> TColumnSchema:
     hint: dict[str, Any] = {
         "name": col.name,
-        "data_type": _DLT_TYPES[str(col.arrow_type)],
+        "data_type": col.data_type,
         "nullable": col.nullable,
         "description": col.description,
     }
-    if col.arrow_type == TIMESTAMP:
+    if col.data_type == TIMESTAMP:
         hint["timezone"] = True
     if col.primary_key:
         hint["primary_key"] = True
     return hint  # type: ignore[return-value]
-
-
-_DLT_TYPES = {"string": "text", "int64": "bigint", str(TIMESTAMP): "timestamp"}
