@@ -34,6 +34,7 @@ from pipelines.preflight import check_base_url_setting, check_destination, wants
 from pipelines.progress import StepCollector, progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.runlock import run_lock
+from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
@@ -302,6 +303,8 @@ def run_catching_up(
     loaded = loaded or info is None or bool(info.loads_ids)
     # the dashboards read the tables just loaded; a run that loaded nothing keeps them as they are
     create_views(pipeline, stats.notes, loaded=loaded, where=_location(pipeline))
+    if loaded:
+        prune_state_history(pipeline)
     return stats
 
 

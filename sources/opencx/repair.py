@@ -23,7 +23,7 @@ def dedupe_history(pipeline: Pipeline) -> int:
     and plain Parquet appends each job's rows under a file name fixed by the job, which a
     repeated job overwrites. Its DuckDB view over the files could not rewrite a table anyway.
     """
-    if not _runs_sql_merges(pipeline):
+    if not runs_sql_merges(pipeline):
         return 0
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(schema.HISTORY)
@@ -46,7 +46,8 @@ def dedupe_history(pipeline: Pipeline) -> int:
         return extra
 
 
-def _runs_sql_merges(pipeline: Pipeline) -> bool:
+def runs_sql_merges(pipeline: Pipeline) -> bool:
+    """Whether the destination loads through SQL (merges, scd2, its own state table)."""
     from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
 
     destination = pipeline.destination
