@@ -1,6 +1,10 @@
 """Fixtures: simulators on ephemeral ports, isolated dlt workspaces, and the warehouses they load
 into (DuckDB files; databases on a real PostgreSQL server).
 
+Under pytest-xdist (pyproject's addopts: `-n auto --dist loadgroup`, at most two workers) the
+tests that share a module-scoped fixture go to one worker, so the fixture is built once; every
+other test goes wherever a worker is free.
+
 A module marked `pytest.mark.warehouses` runs every test that loads (uses `ws` or `destination`)
 once per warehouse, with ids `duckdb` and `postgres`; elsewhere `destination` is DuckDB. A
 parametrized family whose cases differ only in what the API does runs fewer cases on PostgreSQL
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from hypothesis import settings
 
 from sources.opencx_simulator import Simulator, SimulatorConfig
@@ -105,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{WAREHOUSES_MARKER}(postgres_cases=None): run each loading test on DuckDB and on "
         "PostgreSQL; postgres_cases limits PostgreSQL to those parametrized case ids",
     )
+    config.pluginmanager.register(GroupsIntoNodeIds(), "opencx-xdist-groups")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -116,8 +122,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("destination", WAREHOUSES, indirect=True, ids=WAREHOUSES)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect PostgreSQL cases a `postgres_cases` list leaves out (DuckDB runs them all)."""
+    """Deselect PostgreSQL cases a `postgres_cases` list leaves out (DuckDB runs them all), and
+    group the tests that share a module-scoped fixture for xdist."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -125,6 +133,85 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    for item in items:
+        group = shared_fixture_group(item)
+        if group is not None and item.get_closest_marker(XDIST_GROUP_MARKER) is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+XDIST_GROUP_MARKER = "xdist_group"
+
+
+class GroupsIntoNodeIds:
+    """Makes `--dist loadgroup` group under pytest 9.2.
+
+    A worker tells the scheduler a test's group by the node id it reports, `<id>@<group>`:
+    pytest-xdist 3.8 appends that to `item._nodeid`, but pytest 9.2 builds `nodeid` from
+    `item._id`, so the suffix never reaches the scheduler and every group is silently spread
+    over the workers (each then building the group's module fixture). After xdist's own hook,
+    this writes the suffix where pytest reads it, unless it is there already.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """On a loadgroup worker, suffix each grouped test's node id with its group."""
+        if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
+            return
+        for item in items:
+            groups = sorted(
+                {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                 for mark in item.iter_markers(XDIST_GROUP_MARKER)}
+            )  # fmt: skip
+            if groups and "@" not in item.nodeid:
+                item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+# Workers for `-n auto`: CI's machine has two cores, and the timing-bound tests (kill points,
+# run locks, progress lines, the scan window) are proven at two; PYTEST_XDIST_AUTO_NUM_WORKERS
+# overrides, as in pytest-xdist itself.
+MAX_WORKERS = 2
+AUTO_WORKERS_VARIABLE = "PYTEST_XDIST_AUTO_NUM_WORKERS"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per usable core, at most MAX_WORKERS; none on a single core,
+    where a worker would only add its start-up to a serial run."""
+    given = os.environ.get(AUTO_WORKERS_VARIABLE, "").strip()
+    if given.isdigit():
+        return int(given)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cores or 1, MAX_WORKERS)
+    return workers if workers > 1 else 0
+
+
+def shared_fixture_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that uses a module-scoped fixture: the module, plus the
+    parameters of such fixtures (each parameter is built once, so a module
+    whose fixture is parametrized by warehouse splits into one group per warehouse).
+
+    Without it `--dist loadgroup` would spread the module's tests over both workers and each
+    worker would build the fixture (a loaded database, a demo run) again.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    module = item.nodeid.split("::", 1)[0]
+    callspec = getattr(item, "callspec", None)
+    params: list[str] = []
+    shared = False
+    for name in info.names_closure:
+        definitions = info.name2fixturedefs.get(name)
+        if not definitions or definitions[-1].scope != "module":
+            continue
+        shared = True
+        if callspec is not None and name in callspec.params:
+            params.append(f"{name}={callspec.params[name]}")
+    if not shared:
+        return None
+    return f"{module}[{','.join(sorted(params))}]" if params else module
 
 
 def _left_out_on_postgres(item: pytest.Item) -> bool:

@@ -35,7 +35,7 @@ def test_a_run_with_ci_set_selects_the_ci_profile() -> None:
     env = {**os.environ, "CI": "true"}
     this = f"{Path(__file__).relative_to(ROOT)}::"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n0",  # one test: no workers
          this + "test_loaded_profile_is_the_derandomized_ci_profile_exactly_when_ci_is_set"],
         cwd=ROOT,
         env=env,
