@@ -1,4 +1,5 @@
-"""Running `python pipelines/insights.py` as cron does: a real process, output captured."""
+"""Running `python pipelines/insights.py` as cron does: a real process, output captured; and
+the same command in this process, for the runs a test only needs as set-up."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from sources.opencx_simulator import Simulator
 from tests.helpers import TEST_KEY, expected_insight
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "pipelines" / "insights.py"
+# the settings a run reads from the environment; anything else of `env` is the shell's own
+RUN_SETTINGS = ("SOURCES__", "DESTINATION__", "DLT_", "RUNTIME__")
 TIMESTAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
 
 
@@ -56,6 +60,26 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=240,
         check=False,
     )
+
+
+def run_in_process(env: dict[str, str], *args: str) -> int:
+    """The command's entry point `main()` in this process, with `env`'s settings; its exit status.
+
+    For set-up runs (the load a test then refuses, dry-runs or reconciles): the same code path as
+    `run_cli` without a second process's interpreter and import start-up. A run whose exit
+    status, output, signals or locks are what the test examines stays a real process.
+    """
+    from pipelines.insights import main  # noqa: PLC0415
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(RUN_SETTINGS) and name not in env:
+                patch.delenv(name)
+        for name, value in env.items():
+            if name.startswith(RUN_SETTINGS):
+                patch.setenv(name, value)
+        patch.setenv("DLT_PROJECT_DIR", str(ROOT))
+        return main(list(args))
 
 
 def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:

@@ -1,26 +1,22 @@
-"""The scheduled command: one line and a non-zero exit for every user-caused failure, a summary
-on success, and a SIGKILLed run that the next run repairs."""
+"""The scheduled command: one line and a non-zero exit for every user-caused failure, and a
+summary on success. (A SIGKILLed run that the next run repairs: tests/reliability/
+test_kill_points.py kills it at every stage, and tests/test_cron_runs.py reruns it as a process.)"""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from sources.opencx_simulator import Simulator
-from tests.conftest import SimFactory
-from tests.cron_support import db_snapshot
-from tests.helpers import SCOPELESS_KEY, TEST_KEY, expected_insight, insight_requests
+from tests.cron_support import db_snapshot, run_in_process
+from tests.helpers import SCOPELESS_KEY, TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "pipelines" / "insights.py"
-KILL_WAIT_SECONDS = 120.0
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -127,7 +123,7 @@ def test_failures_are_one_line_and_leave_db_and_state_unchanged(
     tmp_path: Path, sim: Simulator, case: str, needles: tuple[str, ...], code: int
 ) -> None:
     env = cli_env(tmp_path)
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     db, state = db_snapshot(tmp_path / "cli.duckdb"), state_file(tmp_path)
     sim.store.bump_counts(5)
     args = ["--base-url", sim.base_url]
@@ -161,80 +157,6 @@ def test_demo_loads_the_simulator_into_its_own_database(tmp_path: Path) -> None:
     snapshot = db_snapshot(demo_db)
     assert snapshot is not None
     assert len(snapshot["insights"]) == 300
-
-
-def hold_request(sim: Simulator, number: int) -> tuple[threading.Event, threading.Event]:
-    """Make the simulator stall the `number`-th POST /insights (from 1) until released.
-
-    Returns (reached, release): `reached` is set once that request is in, so the run is provably
-    in the middle of fetching and cannot move on until the test releases (or kills) it.
-    """
-    reached, release = threading.Event(), threading.Event()
-
-    def hold(index: int, _body: object) -> None:
-        if index == number - 1:
-            reached.set()
-            release.wait(KILL_WAIT_SECONDS)
-
-    sim.on_request = hold
-    return reached, release
-
-
-def wait_for(reached: threading.Event, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until `reached`; fail with the run's output if it exits or stalls first."""
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while not reached.wait(0.01):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"the run never reached the held request:\n{log.read_text()}")
-
-
-@pytest.mark.parametrize(
-    "request_number",
-    [1, 12, 30],
-    ids=["killed-at-first-page", "killed-mid-scan-page-12", "killed-at-last-page-30"],
-)
-def test_sigkilled_run_is_repaired_by_the_next_run(
-    tmp_path: Path, make_sim: SimFactory, request_number: int
-) -> None:
-    sim = make_sim(n_insights=600, page_size=20)  # a first run reads 30 pages
-    env = cli_env(tmp_path)
-    reached, release = hold_request(sim, request_number)
-    log = tmp_path / "killed_run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--base-url", sim.base_url],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(reached, proc, log)
-            assert proc.poll() is None, "the run ended while its request was held"
-            proc.send_signal(signal.SIGKILL)
-            assert proc.wait() == -signal.SIGKILL
-        finally:
-            release.set()
-            sim.on_request = None
-    # killed while fetching: nothing reached the destination
-    assert "insights" not in (db_snapshot(tmp_path / "cli.duckdb") or {})
-    assert len(insight_requests(sim)) >= request_number
-
-    sim.store.bump_counts(7)
-    result = run_cli(env, "--base-url", sim.base_url)
-    assert result.returncode == 0, result.stderr
-    truth = {i["id"]: expected_insight(i) for i in sim.store.ground_truth()}
-    import duckdb  # noqa: PLC0415
-
-    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
-        rows = con.execute(
-            "SELECT id, occurrence_count, last_seen_at FROM opencx.insights"
-        ).fetchall()
-    assert {r[0]: (r[1], r[2]) for r in rows} == {
-        k: (v["occurrence_count"], v["last_seen_at"]) for k, v in truth.items()
-    }
 
 
 def test_duckdb_file_named_like_the_dataset_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tests.cron_support import (
     db_snapshot,
     only_line,
     run_cli,
+    run_in_process,
     start_cli,
 )
 
@@ -34,7 +35,7 @@ def test_a_second_run_while_one_is_going_exits_8_at_once_and_touches_nothing(
     tmp_path: Path, sim: Simulator
 ) -> None:
     env = cli_env(tmp_path)
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     sim.store.bump_counts(9)
     db, state = db_snapshot(tmp_path / "cli.duckdb"), state_file(tmp_path)
     held = HeldRequest(sim)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sources.opencx.filters import format_timestamp
 from sources.opencx_simulator import Simulator
-from tests.cron_support import cli_env, only_line, run_cli
+from tests.cron_support import cli_env, only_line, run_cli, run_in_process
 from tests.helpers import TEST_KEY, ts
 
 STATE = Path("dlt_data", "pipelines", "opencx_insights", "state.json")
@@ -22,7 +22,7 @@ def test_dry_run_after_a_load_prints_the_plan_and_requests_and_writes_nothing(
     tmp_path: Path, sim: Simulator
 ) -> None:
     env = cli_env(tmp_path)
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     db, state = tmp_path / "cli.duckdb", tmp_path / STATE
     before = (db.read_bytes(), state.read_bytes(), sorted(tmp_path.rglob("*")))
     sim.clear_requests()
@@ -50,7 +50,7 @@ def test_dry_run_of_a_reconciliation_says_every_page_is_read_and_the_count_is_un
     tmp_path: Path, sim: Simulator
 ) -> None:
     env = cli_env(tmp_path)
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     sim.clear_requests()
     result = run_cli(env, "--base-url", sim.base_url, "--dry-run", "--full-refresh")
     assert result.returncode == 0, result.stderr

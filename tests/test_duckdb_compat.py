@@ -8,14 +8,18 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from filelock import FileLock
 
-from sources.opencx_simulator import Simulator
+from sources.opencx_simulator import Simulator, SimulatorConfig
+from tests.conftest import SIM_NOW
 from tests.duckdb_support import ROOT, cli_env, run_cli
+from tests.helpers import TEST_KEY
 
 # The oldest release of "DuckDB 1.4 or newer" (README, "Reading the data"); MotherDuck accepts
 # clients 1.4-1.5 and the project itself runs 1.5, so 1.4.0 is the release to prove.
@@ -67,11 +71,12 @@ def compat_python() -> Path:
     with FileLock(str(COMPAT_ROOT / "build.lock")):
         if compat_version(python) != OLDEST_PROMISED_DUCKDB:
             shutil.rmtree(env_dir, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", str(env_dir)],
+            # no pip of its own (ensurepip costs seconds): this environment's pip installs into it
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)],
                            check=True, capture_output=True, timeout=300)  # fmt: skip
             subprocess.run(
-                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                 f"duckdb=={OLDEST_PROMISED_DUCKDB}"],
+                [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                 "--disable-pip-version-check", f"duckdb=={OLDEST_PROMISED_DUCKDB}"],
                 check=True, capture_output=True, timeout=600,
             )  # fmt: skip
     return python
@@ -105,27 +110,44 @@ def oldest_duckdb() -> Path:
     return python
 
 
-@pytest.fixture
-def loaded_db(tmp_path: Path, sim: Simulator) -> Path:
-    """A file written by the scheduled command, activity included (every table)."""
-    db = tmp_path / "insights.duckdb"
-    result = run_cli(cli_env(tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db)), sim, "--activity")
-    assert result.returncode == 0, result.stderr
-    return db
+@dataclass(frozen=True)
+class LoadedFile:
+    """A DuckDB file the scheduled command wrote, and how many insights its API served."""
+
+    path: Path
+    insights: int
+
+
+@pytest.fixture(scope="module")
+def loaded_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedFile]:
+    """A file written by the scheduled command, activity included (every table).
+
+    Written once for the module: both tests only read it (the old DuckDB read-only).
+    """
+    root = tmp_path_factory.mktemp("compat")
+    db = root / "insights.duckdb"
+    config = SimulatorConfig(
+        seed=7, n_insights=240, page_size=7, now=SIM_NOW, api_keys={TEST_KEY: ("*",)}
+    )
+    with Simulator(config) as sim:
+        env = cli_env(root, DESTINATION__DUCKDB__CREDENTIALS=str(db))
+        result = run_cli(env, sim, "--activity")
+        assert result.returncode == 0, result.stderr
+        yield LoadedFile(db, len(sim.store.ground_truth()))
 
 
 def test_the_oldest_promised_duckdb_opens_the_file_and_reads_every_row(
-    oldest_duckdb: Path, loaded_db: Path, sim: Simulator
+    oldest_duckdb: Path, loaded_db: LoadedFile
 ) -> None:
-    loaded = table_counts(sys.executable, loaded_db)
+    loaded = table_counts(sys.executable, loaded_db.path)
 
-    old = table_counts(oldest_duckdb, loaded_db)
+    old = table_counts(oldest_duckdb, loaded_db.path)
 
     assert old["version"] == OLDEST_PROMISED_DUCKDB
     assert old["counts"] == loaded["counts"]
-    assert old["counts"]["insights"] == len(sim.store.ground_truth())
+    assert old["counts"]["insights"] == loaded_db.insights
     assert old["counts"]["insight_activity"] > 0
 
 
-def test_the_file_uses_a_storage_version_duckdb_1_4_reads(loaded_db: Path) -> None:
-    assert storage_version(loaded_db) in STORAGE_VERSIONS_1_4_READS
+def test_the_file_uses_a_storage_version_duckdb_1_4_reads(loaded_db: LoadedFile) -> None:
+    assert storage_version(loaded_db.path) in STORAGE_VERSIONS_1_4_READS

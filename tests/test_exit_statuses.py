@@ -18,7 +18,7 @@ from pipelines.errors import EXIT_STATUSES, describe_failure
 from pipelines.runner import RunTarget, print_summary
 from sources.opencx.errors import OpenCXError
 from sources.opencx_simulator import Simulator
-from tests.cron_support import ROOT, cli_env, db_snapshot, only_line, run_cli
+from tests.cron_support import ROOT, cli_env, db_snapshot, only_line, run_cli, run_in_process
 from tests.helpers import Workspace
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -113,7 +113,7 @@ def test_withheld_deletions_load_but_exit_6_with_one_warning_line(
     tmp_path: Path, sim: Simulator, loudness: tuple[str, ...]
 ) -> None:
     env = cli_env(tmp_path, SOURCES__OPENCX__MAX_DELETION_CHECKS="2")
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     for insight_id in sim.store.insight_ids()[:3]:
         sim.store.delete(insight_id)
     sim.store.bump_counts(4)

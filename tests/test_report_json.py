@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from sources.opencx_simulator import Simulator
-from tests.cron_support import cli_env, only_line, run_cli
+from tests.cron_support import cli_env, only_line, run_cli, run_in_process
 from tests.helpers import TEST_KEY, ts
 
 CANARY_KEY = "ocx_live_CANARY_d41d8cd98f00b204"
@@ -109,7 +109,7 @@ def test_report_of_a_reconciliation_that_withheld_deletions_says_why(
     tmp_path: Path, sim: Simulator
 ) -> None:
     env = cli_env(tmp_path, SOURCES__OPENCX__MAX_DELETION_CHECKS="2")
-    assert run_cli(env, "--base-url", sim.base_url).returncode == 0
+    assert run_in_process(env, "--base-url", sim.base_url) == 0
     for insight_id in sim.store.insight_ids()[:3]:
         sim.store.delete(insight_id)
     report_path = tmp_path / "run.json"
