@@ -16,7 +16,12 @@ pytestmark = pytest.mark.parametrize("destination", [POSTGRES], indirect=True, i
 TIMESTAMPTZ = "timestamp with time zone"
 # dlt's `text` is PostgreSQL's `varchar` without a length: the same type as `text` but in name
 STRING = ("character varying", None)
-PG_TYPES = {"string": STRING, "int64": ("bigint", None), str(schema.TIMESTAMP): (TIMESTAMPTZ, None)}
+# by the documented column's dlt data type
+PG_TYPES = {
+    schema.TEXT: STRING,
+    schema.BIGINT: ("bigint", None),
+    schema.TIMESTAMP: (TIMESTAMPTZ, None),
+}
 
 
 def column_types(ws: Workspace, table: str) -> dict[str, tuple[str, int | None]]:
@@ -43,7 +48,7 @@ def test_every_documented_column_has_its_documented_type(ws: Workspace, sim: Sim
     ws.load(sim, activity=True, activity_initial_days=10)
     for table, columns in schema.TABLE_COLUMNS.items():
         types = column_types(ws, table)
-        expected = {c.name: PG_TYPES[str(c.arrow_type)] for c in columns}
+        expected = {c.name: PG_TYPES[c.data_type] for c in columns}
         assert {name: types.get(name) for name in expected} == expected, table
     history = column_types(ws, "insight_history")
     assert history["valid_from"] == history["valid_to"] == (TIMESTAMPTZ, None)

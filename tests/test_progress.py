@@ -1,8 +1,9 @@
 """Progress of long runs: pages read of the total the API announced, requests, rate and ETA.
 
-A run is made slow deterministically by client-side pacing (600 requests a minute: 0.1 s per
-page), and the progress period is made short, so the periodic line must appear; the page
-counts themselves are checked in-process after real loads.
+A run is made slow deterministically by client-side pacing (1200 requests a minute: 0.05 s per
+page, 1.75 s for the 35 pages), and the progress period is made shorter still (0.25 s), so the
+periodic line must appear several times; the page counts themselves are checked in-process
+after real loads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tests.cron_support import TIMESTAMP, cli_env, command, run_cli
 from tests.helpers import Workspace
 
 PAGES = 35  # 240 insights, 7 a page
-PACED = ("--requests-per-minute", "600", "--progress-every", "0.5")
+PACED_RPM = "1200"
+PACED = ("--requests-per-minute", PACED_RPM, "--progress-every", "0.25")
 # "<dlt step>: " is left out between dlt's steps
 LINE = re.compile(TIMESTAMP + r"INFO pipelines\.progress: (?:\w+: )?pages (\d+)/(\d+|\?), ")
 
@@ -140,7 +142,7 @@ def test_a_terminal_gets_a_live_bar_instead_of_log_lines(tmp_path: Path, sim: Si
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     try:
         proc = subprocess.Popen(
-            command("--base-url", sim.base_url, "--requests-per-minute", "400"),
+            command("--base-url", sim.base_url, "--requests-per-minute", PACED_RPM),
             env=cli_env(tmp_path),
             stdout=subprocess.PIPE,
             stderr=slave,
