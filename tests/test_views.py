@@ -463,3 +463,17 @@ def test_every_view_and_column_is_documented_in_the_readme(
                    or f", `{view}` |" in line)  # fmt: skip
         for column in ws.warehouse.execute(f"SELECT * FROM {view} WHERE 1 = 0")[0]:
             assert f"`{column}`" in row, f"{view}.{column}"
+
+
+# ------------------------------------------------------------------------------- xdist
+
+
+def test_each_warehouses_checks_share_one_xdist_group_and_so_one_scenario(
+    request: pytest.FixtureRequest, loaded: tuple[Workspace, Truth]
+) -> None:
+    """The scenario is loaded once per warehouse only if its checks run on one worker: conftest
+    groups them by the fixture's parameter (a pytest or xdist upgrade could silently undo it)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        return  # a serial run (-n0): its one process loads each scenario once anyway
+    ws, _ = loaded
+    assert request.node.nodeid.endswith(f"@tests/test_views.py[loaded={ws.warehouse.name}]")
