@@ -197,8 +197,10 @@ def test_a_results_file_configured_for_the_new_cases_must_have_them(
         state_sizes=[10_000, 100_000],
         postgres_insights=30_000,
     )
+    new_cases = ("full_1m", "state_size", "pg_full_30k", "pg_nothing_new", "pg_k_new")
+    configured["cases"] = [case for case in configured["cases"] if case["name"] not in new_cases]
     found = record.problems(configured)
-    for name in ("full_1m", "state_size", "pg_full_30k", "pg_nothing_new", "pg_k_new"):
+    for name in new_cases:
         assert f"case {name} missing" in found
 
 
