@@ -507,8 +507,11 @@ def method(data: dict[str, Any]) -> list[str]:
         "process, started the way a user starts it (`python pipelines/insights.py --base-url ... "
         "--duckdb-path ...`), with its own `DLT_DATA_DIR` and DuckDB file.",
         "- **Wall time** runs from process start to exit, so it includes interpreter start-up and "
-        "imports (what cron sees). **Peak RSS** is the larger of the child's `ru_maxrss` (from "
-        f"`wait4`) and a {poll_ms:g} ms psutil poll of its whole process tree. **Requests** are "
+        "imports (what cron sees). **Peak RSS** is the larger of the child's own peak and a "
+        f"{poll_ms:g} ms psutil poll of its whole process tree. The child's own peak is its "
+        "`ru_maxrss` (from `wait4`) when that exceeds the harness's `VmHWM` at the fork (Linux "
+        "folds the forking parent's peak into a child's `ru_maxrss`), else its `VmHWM` polled "
+        f"every {poll_ms:g} ms. **Requests** are "
         "the `POST /insights` the simulator received during the run, retries included; **first "
         "to last request** is the time between the first and the last of them.",
         "- **Alternation.** Within a case the variants run one after the other, in a rotated "
