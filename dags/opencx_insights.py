@@ -161,13 +161,17 @@ def destination() -> Any:
 
     Read from the environment only: DAG files are parsed often and must not reach the metadata
     database. DuckDB needs an explicit file because the helper's working folder, where dlt
-    would put it by default, is deleted after every task.
+    would put it by default, is deleted after every task, and loads with the command's bounded
+    memory and threads.
     """
     name = os.environ.get("OPENCX_DESTINATION", "duckdb")
     if name != "duckdb":
         return name
+    from pipelines.duckdb_file import credentials  # noqa: PLC0415 - keeps DAG parsing light
+
     path = Path(os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or DEFAULT_DUCKDB).expanduser()
-    return dlt.destinations.duckdb(credentials=str(PROJECT_ROOT / path))
+    # the command's bounded memory and threads (pipelines/duckdb_file.py), not the whole machine
+    return dlt.destinations.duckdb(credentials=credentials(PROJECT_ROOT / path))
 
 
 def add_load(dag_id: str, *, full_refresh: bool, timeout: timedelta) -> None:

@@ -172,6 +172,15 @@ def check_backfill_window() -> None:
     check(given == {"since": "2026-01-01T00:00:00Z"}, f"params since/until ignored: {given}")
 
 
+def check_duckdb_settings() -> None:
+    """The DAGs load DuckDB with the command's bounded memory and threads."""
+    from pipelines.duckdb_file import LOAD_SETTINGS  # noqa: PLC0415
+
+    credentials = load_dag_module().destination().config_params["credentials"]
+    settings = getattr(credentials, "global_config", None)
+    check(settings == LOAD_SETTINGS, f"the DAG's DuckDB loads with {settings}, not {LOAD_SETTINGS}")
+
+
 def middle_window(insights: list[dict[str, Any]]) -> tuple[str, str, set[str]]:
     """A `[since, until)` range holding about a third of the insights, and their ids."""
     stamps = sorted(insight["last_seen_at"] for insight in insights)
@@ -290,7 +299,11 @@ def run_checks(home: Path) -> None:
     print(f"airflow check: db migrate + pool in {time.monotonic() - started:.0f} s", flush=True)
     check_dagbag()
     check_backfill_window()
-    print("airflow check: DagBag loads, schedules, pool and backfill windows ok", flush=True)
+    check_duckdb_settings()
+    print(
+        "airflow check: DagBag loads, schedules, pool, backfill windows and DuckDB settings ok",
+        flush=True,
+    )
     with simulator() as sim:
         check_backfill_run(home, sim, duckdb_path)
         cursor = check_scheduled_run(home, sim, duckdb_path)
