@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,12 @@ def command(*args: str) -> list[str]:
     return [sys.executable, str(SCRIPT), *args]
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command to completion."""
+def run_cli(
+    env: dict[str, str], *args: str, python_args: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run the command to completion (`python_args` go to the interpreter, before the script)."""
     return subprocess.run(
-        command(*args),
+        [sys.executable, *python_args, str(SCRIPT), *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

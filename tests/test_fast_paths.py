@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pipelines import duckdb_file
 from sources.opencx import records, rows
 from sources.opencx_simulator import Simulator
-from tests.cron_support import ROOT, SCRIPT, assert_insights_match, cli_env
+from tests.cron_support import ROOT, assert_insights_match, cli_env, run_cli
 from tests.helpers import Workspace
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
@@ -82,25 +82,13 @@ _REPORT_PANDAS = (
 )
 
 
-def _run_reporting_pandas(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", _REPORT_PANDAS, str(SCRIPT), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-
-
 def test_the_command_loads_and_runs_again_without_importing_the_installed_pandas(
     sim: Simulator, tmp_path: Path
 ) -> None:
     assert importlib.util.find_spec("pandas") is not None  # else this proves nothing
     env = cli_env(tmp_path)
     for run in ("first load", "nothing new"):
-        result = _run_reporting_pandas(env, "--base-url", sim.base_url)
+        result = run_cli(env, "--base-url", sim.base_url, python_args=("-c", _REPORT_PANDAS))
         assert result.returncode == 0, (run, result.stderr)
         assert result.stderr.splitlines()[-1] == "pandas imported: False", run
     assert_insights_match(tmp_path / "cli.duckdb", sim)

@@ -62,29 +62,38 @@ class Arrivals:
     """The page of every POST /insights the simulator received, with its arrival time."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self.log: list[tuple[int, float]] = []
 
     def note(self, body: dict[str, Any]) -> None:
-        with self._lock:
+        with self._arrived:
             self.log.append((int(body.get("page", 1)), time.monotonic()))
+            self._arrived.notify_all()
 
     def pages(self, before: float = float("inf")) -> set[int]:
-        with self._lock:
+        with self._arrived:
             return {page for page, at in self.log if at < before}
 
+    def wait_for(self, pages: set[int], timeout: float) -> None:
+        """Return once every page of `pages` has arrived, or after `timeout` seconds."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: pages <= {page for page, _ in self.log}, timeout)
 
-def slow_first_request_of(
-    sim: Simulator, page: int, seconds: float
+
+def hold_first_request_of(
+    sim: Simulator, page: int, until: set[int], timeout: float
 ) -> tuple[Arrivals, list[float]]:
-    """Hold the first request for `page` `seconds` long; returns the arrivals and its release."""
+    """Hold the first request for `page` until the pages `until` arrived (at most `timeout`).
+
+    Returns the arrivals and the moment of the release.
+    """
     arrivals, released, held = Arrivals(), list[float](), threading.Event()
 
     def hook(index: int, body: dict[str, Any]) -> None:
         arrivals.note(body)
         if body.get("page") == page and not held.is_set():
             held.set()
-            time.sleep(seconds)
+            arrivals.wait_for(until, timeout)
             released.append(time.monotonic())
 
     sim.on_request = hook
@@ -94,7 +103,8 @@ def slow_first_request_of(
 def test_a_slow_page_does_not_stop_the_others(make_sim: SimFactory) -> None:
     sequential = scan_ids(make_sim(), 1)
     sim = make_sim()
-    arrivals, released = slow_first_request_of(sim, 2, 1.0)
+    # released as soon as every other page arrived; a stalled window waits out the timeout
+    arrivals, released = hold_first_request_of(sim, 2, set(range(1, PAGES + 1)), timeout=10.0)
 
     pages = scan_ids(sim, 4)
 
@@ -165,7 +175,8 @@ def test_the_window_never_holds_more_than_its_bound(
     monkeypatch.setattr(scan, "LOOKAHEAD_PAGES_PER_CONNECTION", 1)
     bound = lookahead_pages(4)
     sim = make_sim()
-    arrivals, released = slow_first_request_of(sim, 2, 0.5)
+    # held 0.5 s unless the first page beyond the window arrives (which the bound forbids)
+    arrivals, released = hold_first_request_of(sim, 2, {2 + bound}, timeout=0.5)
 
     with client_for(sim) as client:
         for yielded, _ in enumerate(iter_pages(client, plan(4)), start=1):
@@ -186,8 +197,10 @@ def test_closing_the_scan_early_stops_fetching(
         for _ in range(3):
             next(pages)
         pages.close()
+        # close() returns after the pool's threads ended, and the simulator records a request
+        # before answering it: with no thread left, nothing more can arrive
         at_close = len(sim.requests)
-        time.sleep(0.3)
+        assert not pool_threads()
 
         assert len(sim.requests) == at_close
         assert max(r.body.get("page", 1) for r in sim.requests) <= 3 + lookahead_pages(4)
