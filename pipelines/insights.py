@@ -52,7 +52,10 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    from pipelines.lean_exit import skip_the_final_collection
     from pipelines.lean_imports import hide_unused_modules
 
     hide_unused_modules()
-    sys.exit(main())
+    status = main()
+    skip_the_final_collection()
+    sys.exit(status)

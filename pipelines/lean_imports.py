@@ -1,4 +1,4 @@
-"""Keeps pandas out of a scheduled run that never uses it.
+"""Keeps pandas (and httpx's own command line) out of a scheduled run that never uses them.
 
 DuckDB's and pyarrow's bindings import pandas, when it is installed, the first time a query has
 a parameter or an Arrow column is built from Python objects, only to check whether a value is a
@@ -9,6 +9,9 @@ either library a pandas object, so while the command runs, pandas looks uninstal
 Only the command line does this (see `pipelines/insights.py`): both bindings remember "no pandas"
 for the rest of the process, which would surprise code that imports the runner and later wants
 `.df()`. A process that already imported pandas keeps it.
+
+httpx imports its command-line client (rich, click, pygments: about 40 ms) whenever those happen
+to be installed, and falls back to a stub when the import fails; the connector never runs it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-UNUSED_BY_THE_RUN = ("pandas",)
+UNUSED_BY_THE_RUN = ("pandas", "httpx._main")
 
 
 class HiddenModules(importlib.abc.MetaPathFinder):
-    """A finder that answers "not installed" for the hidden top-level packages."""
+    """A finder that answers "not installed" for the hidden modules and their submodules."""
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = frozenset(names)
@@ -34,8 +37,8 @@ class HiddenModules(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None = None,  # noqa: ARG002 - the finder protocol's signature
         target: ModuleType | None = None,  # noqa: ARG002
     ) -> ModuleSpec | None:
-        """Refuse a hidden package (and its submodules); leave everything else to the others."""
-        if fullname.partition(".")[0] in self.names:
+        """Refuse a hidden module (and its submodules); leave everything else to the others."""
+        if any(fullname == name or fullname.startswith(f"{name}.") for name in self.names):
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 

@@ -74,23 +74,27 @@ def test_version_hash_of_a_timestamp_ignores_the_offset_it_was_written_with() ->
     assert rows.version_hash(["a", utc]) != rows.version_hash(["a", later])
 
 
-_REPORT_PANDAS = (
-    "import atexit, runpy, sys\n"
-    "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules, file=sys.stderr))\n"
+_REPORT_AT_EXIT = (
+    "import atexit, gc, runpy, sys\n"
+    "unused = ('pandas', 'httpx._main')\n"
+    "atexit.register(lambda: print('imported:', [m for m in unused if m in sys.modules],\n"
+    "                              'heap frozen:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
-def test_the_command_loads_and_runs_again_without_importing_the_installed_pandas(
+def test_the_command_loads_and_runs_again_without_unused_imports_nor_a_final_collection(
     sim: Simulator, tmp_path: Path
 ) -> None:
-    assert importlib.util.find_spec("pandas") is not None  # else this proves nothing
+    # else this proves nothing: httpx imports its CLI when rich, click and pygments are installed
+    for installed in ("pandas", "rich", "click", "pygments"):
+        assert importlib.util.find_spec(installed) is not None, installed
     env = cli_env(tmp_path)
     for run in ("first load", "nothing new"):
-        result = run_cli(env, "--base-url", sim.base_url, python_args=("-c", _REPORT_PANDAS))
+        result = run_cli(env, "--base-url", sim.base_url, python_args=("-c", _REPORT_AT_EXIT))
         assert result.returncode == 0, (run, result.stderr)
-        assert result.stderr.splitlines()[-1] == "pandas imported: False", run
+        assert result.stderr.splitlines()[-1] == "imported: [] heap frozen: True", run
     assert_insights_match(tmp_path / "cli.duckdb", sim)
 
 
