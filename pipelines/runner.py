@@ -28,6 +28,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import duckdb_file, lake, orgs
 from pipelines.cli import source_overrides
+from pipelines.destination_config import resolving_partial_configuration_once
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
 from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
@@ -164,7 +165,7 @@ def make_pipeline(target: RunTarget, progress: Collector | None = None) -> Pipel
     """The dlt pipeline; `progress` learns which dlt step runs (for the progress display)."""
     return dlt.pipeline(
         pipeline_name=target.pipeline_name,
-        destination=target.destination,
+        destination=resolving_partial_configuration_once(target.destination),
         dataset_name=target.dataset,
         progress=progress or StepCollector(),
     )

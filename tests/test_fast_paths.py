@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines import duckdb_file
+from pipelines.destination_config import resolving_partial_configuration_once
 from sources.opencx import records, rows
 from sources.opencx_simulator import Simulator
 from tests.cron_support import ROOT, assert_insights_match, cli_env, run_cli
@@ -168,3 +169,33 @@ def test_the_insights_merge_skips_dlts_dedup_because_a_run_holds_one_version_per
     assert table.get("x-stage-data-deduplicated") is True
     ids = [row[0] for row in ws.query("SELECT id FROM opencx.insights")]
     assert sorted(ids) == sorted(i["id"] for i in sim.store.ground_truth())
+
+
+def test_a_load_resolves_the_destinations_partial_configuration_once_per_set_of_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = dlt.destinations.duckdb(credentials=duckdb_file.credentials(tmp_path / "a.duckdb"))
+    partial: list[str] = []
+    resolve = type(factory).configuration
+
+    def counting(self: Any, initial_config: Any, accept_partial: bool = False) -> Any:
+        if accept_partial:
+            partial.append(str(self.config_params.get("credentials")))
+        return resolve(self, initial_config, accept_partial=accept_partial)
+
+    monkeypatch.setattr(type(factory), "configuration", counting)
+    destination = resolving_partial_configuration_once(factory)
+    pipeline = dlt.pipeline(
+        "caps_probe", pipelines_dir=str(tmp_path / "dlt"), destination=destination,
+        dataset_name="probe",
+    )  # fmt: skip
+    created = len(partial)  # the pipeline adds its name and directories to the arguments once
+    pipeline.run([{"id": 1}, {"id": 2}], table_name="items")
+    pipeline.run([{"id": 3}], table_name="items")
+    assert (created, len(partial)) == (2, 2)
+    assert destination.capabilities().naming_convention == factory.capabilities().naming_convention
+    destination.config_params["credentials"] = str(tmp_path / "b.duckdb")
+    pipeline.run([{"id": 4}], table_name="items")
+    assert len(partial) == 3
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT count(*) FROM items") == [(1,)]
