@@ -44,6 +44,7 @@ from bench.harness import (
     bound_target,
     count_target,
     duckdb_ids,
+    faster_target,
     ratio_target,
 )
 from bench.simproc import PROJECT_ROOT, SimProcess
@@ -229,6 +230,13 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 " s",
             )
         )
+    rest = usable(result, REST_API)
+    if conn and rest:
+        result.targets.append(
+            faster_target(
+                result.name, "wall vs dlt rest_api", conn.wall_median, rest.wall_median, " s"
+            )
+        )
 
 
 def _bumped_loaded(db: Path, ids: list[str], after: str) -> int:
@@ -290,9 +298,16 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                         )
                 if variant == CONNECTOR:
                     worst = max(worst, (record.requests - expected, record.requests, expected))
-    if usable(result, CONNECTOR) is not None:
+    conn, rest = usable(result, CONNECTOR), usable(result, REST_API)
+    if conn is not None:
         result.targets.append(
             count_target(result.name, "requests vs minimum (worst repeat)", worst[1], worst[2])
+        )
+    if conn is not None and rest is not None:
+        result.targets.append(
+            faster_target(
+                result.name, "wall vs dlt rest_api", conn.wall_median, rest.wall_median, " s"
+            )
         )
 
 
@@ -357,8 +372,9 @@ def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
             span = spans[len(spans) // 2]
             result.notes.append(
                 f"first to last request at the simulator: {span:.2f} s at the median "
-                f"({span / ideal:.3f}x ideal; {r_pages - 1} intervals of 60/{cfg.pace:g} s = "
-                f"{(r_pages - 1) * 60 / cfg.pace:.2f} s); the other "
+                f"({span / ideal:.3f}x ideal; the connector starts at most {cfg.pace:g} "
+                f"requests in any 60 s, so {r_pages} requests need at least "
+                f"{60 * ((r_pages - 1) // int(cfg.pace)):.0f} s of waiting); the other "
                 f"{conn.wall_median - span:.2f} s of the median wall time are start-up before "
                 "the first request and normalise + load after the last"
             )

@@ -178,6 +178,16 @@ def ratio_target(
     )
 
 
+def faster_target(case: str, label: str, value: float, base: float, unit: str = "") -> Target:
+    """A `value < base` target: the program under test is faster than its peer."""
+    ratio = value / base if base > 0 else float("inf")
+    met = ratio < 1
+    verdict = "met" if met else f"missed by {100 * (ratio - 1):.0f}%"
+    return Target(
+        case, label, f"{value:.2f}{unit} / {base:.2f}{unit} = {ratio:.2f}x", "< 1x", met, verdict
+    )
+
+
 def bound_target(case: str, label: str, value: float, limit: float, unit: str) -> Target:
     """A `value <= limit` target."""
     met = value <= limit

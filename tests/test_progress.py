@@ -1,9 +1,9 @@
 """Progress of long runs: pages read of the total the API announced, requests, rate and ETA.
 
-A run is made slow deterministically by client-side pacing (1200 requests a minute: 0.05 s per
-page, 1.75 s for the 35 pages), and the progress period is made shorter still (0.25 s), so the
-periodic line must appear several times; the page counts themselves are checked in-process
-after real loads.
+A run is made slow deterministically by a simulator that answers each request after 0.2 s (the
+35 pages take about 1.75 s over the connector's 4 connections), and the progress period is made
+shorter still (0.25 s), so the periodic line must appear several times; the page counts
+themselves are checked in-process after real loads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import subprocess
 import termios
 from pathlib import Path
 
+import pytest
+
 from pipelines.progress import RateMeter, Snapshot, describe, format_duration
 from sources.opencx.client import RequestCounts
 from sources.opencx_simulator import Simulator
@@ -24,10 +26,15 @@ from tests.cron_support import TIMESTAMP, cli_env, command, run_cli
 from tests.helpers import Workspace
 
 PAGES = 35  # 240 insights, 7 a page
-PACED_RPM = "1200"
-PACED = ("--requests-per-minute", PACED_RPM, "--progress-every", "0.25")
+SLOW_ANSWER_S = 0.2
+PACED = ("--progress-every", "0.25")
 # "<dlt step>: " is left out between dlt's steps
 LINE = re.compile(TIMESTAMP + r"INFO pipelines\.progress: (?:\w+: )?pages (\d+)/(\d+|\?), ")
+
+
+@pytest.fixture
+def slow_sim(make_sim: SimFactory) -> Simulator:
+    return make_sim(latency_s=SLOW_ANSWER_S)
 
 
 def progress_lines(stderr: str) -> list[re.Match[str]]:
@@ -38,9 +45,9 @@ def progress_lines(stderr: str) -> list[re.Match[str]]:
 
 
 def test_a_slow_run_logs_pages_read_of_the_total_when_stderr_is_not_a_terminal(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, slow_sim: Simulator
 ) -> None:
-    result = run_cli(cli_env(tmp_path), "--base-url", sim.base_url, *PACED)
+    result = run_cli(cli_env(tmp_path), "--base-url", slow_sim.base_url, *PACED)
     assert result.returncode == 0, result.stderr
     lines = progress_lines(result.stderr)
     known = [(int(m[1]), int(m[2])) for m in lines if m[2] != "?"]
@@ -54,8 +61,8 @@ def test_a_slow_run_logs_pages_read_of_the_total_when_stderr_is_not_a_terminal(
     assert "(retries 0, 429s 0)" in result.stderr
 
 
-def test_a_quiet_slow_run_shows_no_progress(tmp_path: Path, sim: Simulator) -> None:
-    result = run_cli(cli_env(tmp_path), "--base-url", sim.base_url, *PACED, "--quiet")
+def test_a_quiet_slow_run_shows_no_progress(tmp_path: Path, slow_sim: Simulator) -> None:
+    result = run_cli(cli_env(tmp_path), "--base-url", slow_sim.base_url, *PACED, "--quiet")
     assert result.returncode == 0, result.stderr
     assert (result.stdout, result.stderr) == ("", "")
 
@@ -66,9 +73,11 @@ def test_a_short_run_prints_no_progress_line(tmp_path: Path, sim: Simulator) -> 
     assert result.stderr == ""
 
 
-def test_the_activity_scan_reports_windows_done_of_planned(tmp_path: Path, sim: Simulator) -> None:
+def test_the_activity_scan_reports_windows_done_of_planned(
+    tmp_path: Path, slow_sim: Simulator
+) -> None:
     env = cli_env(tmp_path, SOURCES__OPENCX__ACTIVITY_INITIAL_DAYS="4")
-    result = run_cli(env, "--base-url", sim.base_url, "--activity", *PACED)
+    result = run_cli(env, "--base-url", slow_sim.base_url, "--activity", *PACED)
     assert result.returncode == 0, result.stderr
     windows = re.findall(r"activity windows (\d+)/(\d+)", result.stderr)
     assert windows, result.stderr
@@ -136,13 +145,15 @@ def test_durations_read_naturally() -> None:
     ]
 
 
-def test_a_terminal_gets_a_live_bar_instead_of_log_lines(tmp_path: Path, sim: Simulator) -> None:
+def test_a_terminal_gets_a_live_bar_instead_of_log_lines(
+    tmp_path: Path, slow_sim: Simulator
+) -> None:
     master, slave = os.openpty()
     # a terminal 120 columns wide (a fresh pty has none, and tqdm then draws nothing)
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     try:
         proc = subprocess.Popen(
-            command("--base-url", sim.base_url, "--requests-per-minute", PACED_RPM),
+            command("--base-url", slow_sim.base_url),
             env=cli_env(tmp_path),
             stdout=subprocess.PIPE,
             stderr=slave,

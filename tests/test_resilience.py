@@ -99,14 +99,13 @@ def test_retry_after_is_honoured(ws: Workspace, make_sim: SimFactory) -> None:
     assert matches_truth(ws, sim)
 
 
-def test_pacing_spaces_requests_to_the_configured_rate(ws: Workspace, sim: Simulator) -> None:
-    ws.load(sim, requests_per_minute=1200)  # one request start per 50 ms
+def test_a_load_within_the_minutes_budget_makes_its_requests_without_waiting(
+    ws: Workspace, sim: Simulator
+) -> None:
+    ws.load(sim, requests_per_minute=120)  # even spacing would start one per 0.5 s
     times = sorted(r.at for r in insight_requests(sim))
-    assert len(times) > 10
-    # starts are spaced, arrivals jitter with thread scheduling: check the rate, not each gap
-    assert times[-1] - times[0] >= (len(times) - 1) * 0.05 * 0.95
-    busiest_second = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest_second <= 21
+    assert 10 < len(times) <= 120
+    assert times[-1] - times[0] < (len(times) - 1) * 0.5 / 2
 
 
 def test_rate_limited_server_sees_no_429_when_paced_below_it(
