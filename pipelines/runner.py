@@ -300,12 +300,15 @@ def run_catching_up(
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
-    info = pipeline.run(source)
-    loaded = loaded or info is None or bool(info.loads_ids)
-    # the dashboards read the tables just loaded; a run that loaded nothing keeps them as they are
-    create_views(pipeline, stats.notes, loaded=loaded, where=_location(pipeline))
-    if loaded:
-        prune_state_history(pipeline)
+    location = _location(pipeline)
+    held = Path(location) if location and Path(location).is_absolute() else None
+    with duckdb_file.held_for_the_run(held):
+        info = pipeline.run(source)
+        loaded = loaded or info is None or bool(info.loads_ids)
+        # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is
+        create_views(pipeline, stats.notes, loaded=loaded, where=location)
+        if loaded:
+            prune_state_history(pipeline)
     return stats
 
 

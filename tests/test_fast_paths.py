@@ -136,7 +136,7 @@ def test_the_load_connects_to_duckdb_single_threaded_and_within_a_memory_limit(
 ) -> None:
     db = tmp_path / "settings.duckdb"
     assert _duckdb_setting(db, "threads") == "1"
-    assert _duckdb_setting(db, "memory_limit") == "122.0 MiB"  # DuckDB's rendering of 128MB
+    assert _duckdb_setting(db, "memory_limit") == "30.5 MiB"  # DuckDB's rendering of 32MB
 
 
 def test_configured_duckdb_settings_override_the_load_settings_key_by_key(
