@@ -320,7 +320,8 @@ def destination_as_left(scn: Scenario) -> Iterator[Warehouse | None]:
     shutil.rmtree(copy_dir, ignore_errors=True)
     copy_dir.mkdir()
     for path in db.parent.glob(db.name + "*"):
-        shutil.copy2(path, copy_dir / path.name)
+        if path.is_file():  # the database and its WAL; `<db>.tmp/` is DuckDB's spill scratch
+            shutil.copy2(path, copy_dir / path.name)
     yield DuckDBWarehouse(copy_dir / db.name, read_only=False)
 
 
