@@ -67,6 +67,31 @@ def test_history_built_with_insights_hashes_like_history_read_back_from_arrow(
     assert history.equals(rows.history_table(insights))
 
 
+def _people_mention_by_mention(records: list[dict[str, Any]]) -> Any:
+    """The people table keyed mention by mention: each mention's `person_key`, the last wins."""
+    people = []
+    for record in records:
+        for field in ("resolved_by", "archived_by"):
+            person = record.get(field)
+            key = rows.person_key(person)
+            if key is not None and isinstance(person, dict):
+                people.append({"person_key": key, **{k: v for k, v in person.items()
+                                                     if k != "reason"}})  # fmt: skip
+    return rows._entity_table("people", people, "person_key")
+
+
+@settings(deadline=None)
+@given(st.lists(api_insights(), min_size=1, max_size=12))
+def test_people_keyed_once_per_person_equal_people_keyed_per_mention(
+    records: list[dict[str, Any]],
+) -> None:
+    expected = _people_mention_by_mention(records)
+    table = rows.people_table(records)
+    assert (table is None) == (expected is None)
+    if table is not None:
+        assert table.equals(expected)
+
+
 def test_version_hash_of_a_timestamp_ignores_the_offset_it_was_written_with() -> None:
     utc = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
     berlin = utc.astimezone(timezone(timedelta(hours=1)))

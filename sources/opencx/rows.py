@@ -65,8 +65,7 @@ def insight_and_history_tables(records: Sequence[Mapping[str, Any]]) -> tuple[pa
     columns = _insight_columns(records)
     table = _insights_from_columns(records, columns)
     tracked = (columns["id"], *(columns[name] for name in schema.HISTORY_TRACKED))
-    hashes = [version_hash(values) for values in zip(*tracked, strict=True)]
-    return table, _history_from(table, hashes)
+    return table, _history_from(table, version_hashes(tracked, _TRACKED_TIMESTAMPS))
 
 
 def _insight_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -120,6 +119,8 @@ def _history_from(insights: pa.Table, hashes: list[str]) -> pa.Table:
 
 
 _ZERO = timedelta(0)
+_IS_TIMESTAMP = {col.name: col.data_type == schema.TIMESTAMP for col in schema.INSIGHT_COLUMNS}
+_TRACKED_TIMESTAMPS = (False, *(_IS_TIMESTAMP[name] for name in schema.HISTORY_TRACKED))  # id first
 
 
 def version_hash(values: Sequence[Any]) -> str:
@@ -132,6 +133,25 @@ def version_hash(values: Sequence[Any]) -> str:
         "" if v is None else (_utc_iso(v) if isinstance(v, datetime) else str(v)) for v in values
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def version_hashes(columns: Sequence[Sequence[Any]], timestamps: Sequence[bool]) -> list[str]:
+    """`version_hash` of each row of `columns`, each column turned into text in one pass.
+
+    `timestamps` says which columns hold `datetime`s (or None): parsed API timestamps do, and
+    JSON never yields a `datetime` anywhere else, so the per-value type test is not needed.
+    """
+    texts = [
+        ["" if v is None else _utc_iso(v) for v in column]
+        if is_timestamp
+        else ["" if v is None else str(v) for v in column]
+        for column, is_timestamp in zip(columns, timestamps, strict=True)
+    ]
+    sha256 = hashlib.sha256
+    return [
+        sha256("\x1f".join(row).encode("utf-8")).hexdigest()[:32]
+        for row in zip(*texts, strict=True)
+    ]
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -175,14 +195,19 @@ def teams_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:
 
 def people_table(records: Iterable[Mapping[str, Any]]) -> pa.Table | None:
     """Distinct people who resolved or archived something on a page, keyed by `person_key`."""
-    people: list[dict[str, Any]] = []
+    # by the text `person_key` hashes, so the key is computed once per person, not per mention;
+    # the first mention fixes the order, the last one the values, as `_entity_table` does
+    mentioned: dict[tuple[str, str], Mapping[str, Any]] = {}
     for record in records:
         for field in ("resolved_by", "archived_by"):
             person = _obj(record, field)
-            key = person_key(person)
-            if key is not None:
-                entry = {k: v for k, v in person.items() if k != "reason"}
-                people.append({"person_key": key, **entry})
+            name, avatar = person.get("name"), person.get("avatar_url")
+            if name is not None or avatar is not None:
+                mentioned[(str(name or ""), str(avatar or ""))] = person
+    people = [
+        {"person_key": _hash_person(*identity), **{k: v for k, v in p.items() if k != "reason"}}
+        for identity, p in mentioned.items()
+    ]
     return _entity_table(schema.PEOPLE, people, "person_key")
 
 
@@ -213,7 +238,7 @@ def _with_extras(
     table: pa.Table, rows: Sequence[Mapping[str, Any]], known: frozenset[str]
 ) -> pa.Table:
     """Append undocumented fields as text columns (JSON for non-strings)."""
-    extra_names = sorted({key for row in rows for key in row if key not in known})
+    extra_names = sorted(set().union(*rows) - known)  # every row's keys, gathered in C
     for name in extra_names:
         values = [_as_text(row.get(name)) for row in rows]
         column = f"api_{name}" if name in table.column_names else name
