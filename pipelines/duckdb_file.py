@@ -116,20 +116,40 @@ def one_load_job_at_a_time() -> Iterator[None]:
         os.environ.pop(_LOAD_WORKERS_ENV, None)
 
 
+def file_of(pipeline: Pipeline) -> str:
+    """The DuckDB file the pipeline loads into as given, without resolving any config.
+
+    "" for other destinations: their credentials may hold a password, which stays out of the
+    pipeline's state even as a digest (dlt wipes that state when the dataset is gone anyway).
+    """
+    destination = pipeline.destination
+    if destination is None or destination.destination_name != "duckdb":
+        return ""
+    credentials = destination.config_params.get("credentials")
+    if isinstance(credentials, DuckDbCredentials):
+        return str(credentials.database)
+    return str(credentials) if isinstance(credentials, (str, Path)) else ""
+
+
 @contextlib.contextmanager
-def held_for_the_run(path: Path | None) -> Iterator[None]:
-    """Keep the DuckDB file at `path` open while the block runs (nothing for None).
+def held_for_the_run(pipeline: Pipeline) -> Iterator[None]:
+    """Keep the pipeline's DuckDB file open while the block runs (nothing for other files).
 
     DuckDB shares one open database between the connections of a process that name the same
     file with the same connection options, so dlt's own connections reuse this one. The options
-    are dlt's: `custom_user_agent` is the only global setting dlt passes when connecting.
+    are the ones dlt connects with: `custom_user_agent` from the pipeline's credentials, the
+    only global setting dlt passes when connecting. Relative paths and `:memory:`-like names
+    are left to dlt, which resolves them itself.
     """
-    if path is None:
+    location = file_of(pipeline)
+    if not location or not Path(location).is_absolute():
         yield
         return
-    options = {k: v for k, v in load_settings().items() if k == "custom_user_agent"}
+    credentials = pipeline.destination.config_params.get("credentials")
+    configured = getattr(credentials, "global_config", None) or {}
+    options = {k: v for k, v in configured.items() if k == "custom_user_agent"}
     try:
-        connection = duckdb.connect(str(path), config=options)
+        connection = duckdb.connect(location, config=options)
     except duckdb.IOException as exc:
         in_use = in_use_error(exc)
         if in_use is None:

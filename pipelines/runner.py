@@ -23,7 +23,6 @@ import dlt
 from dlt.common.configuration.providers.toml import SettingsTomlProvider
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import duckdb_file, lake, orgs
@@ -300,31 +299,14 @@ def run_catching_up(
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
-    location = _location(pipeline)
-    held = Path(location) if location and Path(location).is_absolute() else None
-    with duckdb_file.held_for_the_run(held):
+    with duckdb_file.held_for_the_run(pipeline):
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is
-        create_views(pipeline, stats.notes, loaded=loaded, where=location)
+        create_views(pipeline, stats.notes, loaded=loaded, where=duckdb_file.file_of(pipeline))
         if loaded:
             prune_state_history(pipeline)
     return stats
-
-
-def _location(pipeline: Pipeline) -> str:
-    """The DuckDB file the pipeline loads into as given, without resolving any config.
-
-    "" for other destinations: their credentials may hold a password, which stays out of the
-    pipeline's state even as a digest (dlt wipes that state when the dataset is gone anyway).
-    """
-    destination = pipeline.destination
-    if destination is None or destination.destination_name != "duckdb":
-        return ""
-    credentials = destination.config_params.get("credentials")
-    if isinstance(credentials, DuckDbCredentials):
-        return str(credentials.database)
-    return str(credentials) if isinstance(credentials, (str, Path)) else ""
 
 
 def cursor_value(pipeline: Pipeline) -> Any:
