@@ -55,6 +55,9 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # measured, 20 s of a 24 s task (300 insights, `airflow dags test`). Opt back in with
 # PROVIDERS__ENABLE_AIRFLOW_SECRETS=true to keep secrets in the `dlt_secrets_toml` Variable.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+# Each batch's tables are built before the scan reads the next batch, as in the CLI
+# (pipelines.run_defaults.batches_built_as_they_arrive says why).
+os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
 
 import dlt  # noqa: E402
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context  # noqa: E402

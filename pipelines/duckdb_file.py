@@ -29,7 +29,6 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -40,6 +39,7 @@ import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.run_defaults import unless_configured
 from sources.opencx.errors import DuckDBFileInUseError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,6 @@ LOAD_SETTINGS: dict[str, Any] = {
     "memory_limit": "32MB",
 }
 LOAD_WORKERS_KEY = "load.workers"
-_LOAD_WORKERS_ENV = "LOAD__WORKERS"
 _LOCKED = re.compile(r'Could not set lock on file "(?P<path>[^"]+)"')
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -103,17 +102,10 @@ def one_load_job_at_a_time() -> Iterator[None]:
     """The loader runs the load's jobs one after the other, unless `load.workers` is set.
 
     Two bulk inserts at once hold two batches of uncommitted rows in memory, and gain little
-    on a single-threaded DuckDB. dlt reads `load.workers` from its config when the load starts,
-    so the setting lives in the environment for the duration of the run only.
+    on a single-threaded DuckDB.
     """
-    if dlt.config.get(LOAD_WORKERS_KEY) is not None:
+    with unless_configured(LOAD_WORKERS_KEY, "1"):
         yield
-        return
-    os.environ[_LOAD_WORKERS_ENV] = "1"
-    try:
-        yield
-    finally:
-        os.environ.pop(_LOAD_WORKERS_ENV, None)
 
 
 def file_of(pipeline: Pipeline) -> str:

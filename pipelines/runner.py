@@ -33,6 +33,7 @@ from pipelines.logs import log_to_file
 from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
 from pipelines.progress import StepCollector, progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
+from pipelines.run_defaults import batches_built_as_they_arrive
 from pipelines.runlock import run_lock
 from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
@@ -299,7 +300,7 @@ def run_catching_up(
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
-    with duckdb_file.held_for_the_run(pipeline):
+    with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is

@@ -3,6 +3,10 @@
 One scan (`insight_pages`) feeds five tables through transformers, so every insight is fetched
 once per run however many tables it lands in. `insight_activity` is a separate scan per
 session-date window with its own cursor.
+
+The transformers return their table instead of yielding it: dlt applies a returning step to
+the batch at once, while a generator becomes one more source for its iterator to visit later
+(see `pipelines.run_defaults.batches_built_as_they_arrive`).
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def _archived_plan(plan: ScanPlan) -> ScanPlan:
 
 def _new_entities(
     records: list[dict[str, Any]], seen: SeenEntities, table_name: str
-) -> Iterator[pa.Table]:
+) -> pa.Table | None:
     """Entity rows of an API batch not yet emitted in this run (tombstones carry none)."""
     from sources.opencx import rows  # noqa: PLC0415
 
@@ -130,10 +134,9 @@ def _new_entities(
         schema.TEAMS: rows.teams_table,
         schema.PEOPLE: rows.people_table,
     }[table_name]
-    if records and TOMBSTONE not in records[0]:
-        table = seen.only_changed(table_name, build(records))
-        if table is not None:
-            yield table
+    if not records or TOMBSTONE in records[0]:
+        return None
+    return seen.only_changed(table_name, build(records))
 
 
 class InsightTables:
@@ -187,10 +190,10 @@ INSIGHTS_DISPOSITION: TDeleteInsertStrategyDict = {
 )
 def insights(
     records: list[dict[str, Any]], scan_stats: ScanStats, tables: InsightTables
-) -> Iterator[pa.Table]:
+) -> pa.Table:
     """One row per insight, merged on `id`; also publishes the scan's request counts."""
     dlt.current.resource_metrics().update(scan_stats.as_metrics())
-    yield tables.for_batch(records)
+    return tables.for_batch(records)
 
 
 HISTORY_DISPOSITION: TScd2StrategyDict = {
@@ -207,14 +210,14 @@ HISTORY_DISPOSITION: TScd2StrategyDict = {
     merge_key="insight_id",
     columns=schema.dlt_columns(schema.HISTORY),
 )
-def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> Iterator[pa.Table]:
+def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> pa.Table:
     """A new version per insight whose tracked state changed (dlt scd2).
 
     `merge_key` limits retiring to the insights in this load, so an incremental run, which
     sees only recent insights, never closes the others. Deletions arrive as tombstones whose
     `deleted_at` differs, which closes the live version and opens a terminal one.
     """
-    yield tables.history_for_batch(records)
+    return tables.history_for_batch(records)
 
 
 @dlt.transformer(
@@ -223,9 +226,9 @@ def insight_history(records: list[dict[str, Any]], tables: InsightTables) -> Ite
     write_disposition="merge",
     columns=schema.dlt_columns(schema.CATEGORIES),
 )
-def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
+def categories(records: list[dict[str, Any]], seen: SeenEntities) -> pa.Table | None:
     """Categories seen on insights, merged on `id` (latest wins)."""
-    yield from _new_entities(records, seen, schema.CATEGORIES)
+    return _new_entities(records, seen, schema.CATEGORIES)
 
 
 @dlt.transformer(
@@ -234,9 +237,9 @@ def categories(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa
     write_disposition="merge",
     columns=schema.dlt_columns(schema.TEAMS),
 )
-def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
+def teams(records: list[dict[str, Any]], seen: SeenEntities) -> pa.Table | None:
     """Teams seen on insights, merged on `id`."""
-    yield from _new_entities(records, seen, schema.TEAMS)
+    return _new_entities(records, seen, schema.TEAMS)
 
 
 @dlt.transformer(
@@ -245,9 +248,9 @@ def teams(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Tabl
     write_disposition="merge",
     columns=schema.dlt_columns(schema.PEOPLE),
 )
-def people(records: list[dict[str, Any]], seen: SeenEntities) -> Iterator[pa.Table]:
+def people(records: list[dict[str, Any]], seen: SeenEntities) -> pa.Table | None:
     """People who resolved or archived insights, merged on the derived `person_key`."""
-    yield from _new_entities(records, seen, schema.PEOPLE)
+    return _new_entities(records, seen, schema.PEOPLE)
 
 
 @dlt.resource(

@@ -1,0 +1,48 @@
+"""dlt settings the connector runs with unless the user configured them.
+
+Some of dlt's defaults suit the connector badly (see the callers for why), but they are dlt's
+settings, read from dlt's config when a step starts: the user's value, from any provider,
+always wins. The connector's value lives in the environment for the duration of the run
+only, so it never leaks into other pipelines of the same process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import dlt
+
+
+@contextlib.contextmanager
+def unless_configured(key: str, value: str) -> Iterator[None]:
+    """Dlt's config `key` (dotted, e.g. ``load.workers``) reads `value` inside the block.
+
+    Unless the user set `key` in any config provider, or the block is already inside one
+    that set it.
+    """
+    if dlt.config.get(key) is not None:
+        yield
+        return
+    env_name = key.replace(".", "__").upper()
+    os.environ[env_name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(env_name, None)
+
+
+@contextlib.contextmanager
+def batches_built_as_they_arrive() -> Iterator[None]:
+    """Dlt hands each batch to the transformers before it reads the next one from the scan.
+
+    The scan's batch feeds five transformers through a dlt fork, which dlt's default
+    "round_robin" mode treats as one more generator to visit in turn with the others: the
+    tables of a batch were built only after later batches had been read, on a small load
+    after the last page. "fifo" drains the fork first, so the Arrow tables are built while
+    the next pages are in flight (the main thread only waits for them otherwise), and no
+    more than one batch waits in memory.
+    """
+    with unless_configured("extract.next_item_mode", "fifo"):
+        yield
