@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from pipelines import duckdb_file
 from pipelines.destination_config import resolving_partial_configuration_once
-from sources.opencx import records, rows
+from sources.opencx import fingerprints, records, rows
 from sources.opencx_simulator import Simulator
 from tests.cron_support import ROOT, assert_insights_match, cli_env, run_cli
 from tests.helpers import Workspace
@@ -224,3 +224,24 @@ def test_a_load_resolves_the_destinations_partial_configuration_once_per_set_of_
     assert len(partial) == 3
     with pipeline.sql_client() as client:
         assert client.execute_sql("SELECT count(*) FROM items") == [(1,)]
+
+
+@settings(deadline=None)
+@given(api_insights(), st.randoms(use_true_random=False))
+def test_an_insights_fingerprint_ignores_key_order_and_changes_with_any_value(
+    record: dict[str, Any], rnd: Any
+) -> None:
+    keys = list(record)
+    rnd.shuffle(keys)
+    assert fingerprints.fingerprint({key: record[key] for key in keys}) == (
+        fingerprints.fingerprint(record)
+    )
+    changed = {**record, rnd.choice(keys): "a value no strategy draws"}
+    assert fingerprints.fingerprint(changed) != fingerprints.fingerprint(record)
+
+
+def test_an_insight_with_an_integer_over_64_bits_still_gets_a_stable_fingerprint() -> None:
+    record = {"id": "i-1", "occurrence_count": 2**70, "team": {"id": "t", "n": -(2**80)}}
+    again = {"team": {"n": -(2**80), "id": "t"}, "occurrence_count": 2**70, "id": "i-1"}
+    assert fingerprints.fingerprint(record) == fingerprints.fingerprint(again)
+    assert fingerprints.fingerprint(record) != fingerprints.fingerprint({**record, "id": "i-2"})

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from sources.opencx import schema
+from pipelines.runner import rows_loaded
+from sources.opencx import fingerprints, schema
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace
 from tests.test_reconciliation import mutate_everything
@@ -128,3 +129,22 @@ def test_deletion_closes_the_live_version(ws: Workspace, sim: Simulator) -> None
         for k, v in history_as_of(ws, latest_boundary(ws)).items()
         if v[schema.HISTORY_TRACKED.index("deleted_at")] is None
     }
+
+
+def test_a_new_fingerprint_format_merges_the_lookback_once_without_new_versions(
+    ws: Workspace, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    current_format = fingerprints.fingerprint
+    with monkeypatch.context() as older_release:
+        older_release.setattr(fingerprints, "fingerprint", lambda record: "old:" + record["id"])
+        ws.load(sim)
+    history_before = ws.rows("insight_history", order_by="insight_id")
+    insights_before = ws.rows("insights", order_by="id")
+    assert fingerprints.fingerprint is current_format
+
+    first_after_upgrade = ws.load_with_stats(sim)
+    assert first_after_upgrade.unchanged == 0
+    assert rows_loaded(ws.pipeline())["insights"] > 0  # the lookback window, merged again
+    assert ws.rows("insight_history", order_by="insight_id") == history_before
+    assert ws.rows("insights", order_by="id") == insights_before
+    assert ws.load_with_stats(sim).unchanged > 0
