@@ -30,7 +30,7 @@ import psutil
 from bench import publish, record, render, report, scale
 from bench.casekit import SKIPPED, Config
 from bench.cases import full_load_targets, registry, run_case
-from bench.harness import IDLE_CPU_PERCENT, Bench, CaseResult, work_dir
+from bench.harness import IDLE_CPU_PERCENT, Bench, CaseResult, precompile_project, work_dir
 from bench.simproc import PROJECT_ROOT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench ({mode}, {cfg.repeats} repeat(s)) of {meta['commit_short']}{dirty}", flush=True)
     print(f"cases: {', '.join(selected)}", flush=True)
     started = time.monotonic()
+    precompile_project()
     results = run_all(args, cfg, selected)
     meta["total_seconds"] = round(time.monotonic() - started, 1)
     print()

@@ -126,6 +126,7 @@ def metadata(
             "page_size": PAGE_SIZE,
             "lookback_hours": LOOKBACK_HOURS,
             "rss_poll_s": POLL_S,
+            "project_bytecode_precompiled": True,
         },
     }
 

@@ -496,6 +496,18 @@ def cases_table(data: dict[str, Any]) -> str:
     return report.md_table(["case", "what"], body)
 
 
+def _bytecode(m: dict[str, Any]) -> list[str]:
+    """How the project's modules were imported (recorded since the bytecode step existed)."""
+    if not m.get("project_bytecode_precompiled"):
+        return []
+    return [
+        "- **Bytecode.** Before the first case the project's modules (`pipelines`, `sources`, "
+        "`bench`) are compiled to bytecode, as a user's first scheduled run leaves them in "
+        "`__pycache__`; the measured runs write none (`PYTHONDONTWRITEBYTECODE=1`), so every "
+        "run of every variant imports the same files."
+    ]
+
+
 def method(data: dict[str, Any]) -> list[str]:
     """How the figures are measured (the recorded method constants, no measurements)."""
     m = data["meta"]["method"]
@@ -514,6 +526,7 @@ def method(data: dict[str, Any]) -> list[str]:
         f"every {poll_ms:g} ms. **Requests** are "
         "the `POST /insights` the simulator received during the run, retries included; **first "
         "to last request** is the time between the first and the last of them.",
+        *_bytecode(m),
         "- **Alternation.** Within a case the variants run one after the other, in a rotated "
         "order each repeat; tables show the median and min-max over the repeats and the ratio of "
         "medians to the case's baseline.",
