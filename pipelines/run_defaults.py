@@ -17,7 +17,7 @@ import dlt
 
 @contextlib.contextmanager
 def unless_configured(key: str, value: str) -> Iterator[None]:
-    """Dlt's config `key` (dotted, e.g. ``load.workers``) reads `value` inside the block.
+    """Inside the block, dlt's config `key` (dotted, e.g. ``load.workers``) reads `value`.
 
     Unless the user set `key` in any config provider, or the block is already inside one
     that set it.
@@ -35,7 +35,7 @@ def unless_configured(key: str, value: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def batches_built_as_they_arrive() -> Iterator[None]:
-    """Dlt hands each batch to the transformers before it reads the next one from the scan.
+    """Each batch goes through the transformers before dlt reads the next one from the scan.
 
     The scan's batch feeds five transformers through a dlt fork, which dlt's default
     "round_robin" mode treats as one more generator to visit in turn with the others: the
