@@ -39,7 +39,7 @@ from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.repair import dedupe_history
+from sources.opencx.repair import dedupe_after_resumed_load
 from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -294,7 +294,7 @@ def run_catching_up(
     loaded = False
     if pipeline.has_pending_data:
         pipeline.run()
-        dedupe_history(pipeline)
+        dedupe_after_resumed_load(pipeline)
         loaded = True
     stats = stats if stats is not None else ScanStats()
     source = opencx(**source_args, stats=stats)

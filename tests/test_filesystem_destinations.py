@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from pipelines import lake as lake_module
 from sources.opencx import opencx
-from sources.opencx.repair import dedupe_history
+from sources.opencx.repair import dedupe_after_resumed_load
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, only_line, run_cli
 from tests.helpers import Workspace, expected_entities, insight_requests
@@ -250,7 +250,7 @@ def test_a_load_replayed_after_a_crash_leaves_no_duplicates(
     rows = lake.rows("insights")
     assert len(rows) == len(sim.store.ground_truth())
     assert dict(insight_rows(rows)) == truth(sim)
-    assert dedupe_history(lake.pipeline()) == 0
+    assert dedupe_after_resumed_load(lake.pipeline()) == {}
 
 
 # ---------------------------------------------------------------- the command

@@ -120,6 +120,14 @@ POINTS = [
         id="incremental-state-row-written-data-not-merged",
     ),
     pytest.param(
+        KillPoint(
+            "incremental",
+            'pause:after-sql:INSERT INTO "opencx_staging"."insights"',
+            on_postgres="pause:after-copy:insights",
+        ),
+        id="incremental-insights-staging-copy-committed",
+    ),
+    pytest.param(
         KillPoint("incremental", 'pause:before-sql:INSERT INTO "opencx"."insights"'),
         id="incremental-before-insights-merge",
     ),
