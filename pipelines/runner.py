@@ -25,7 +25,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines import duckdb_file, lake, orgs
+from pipelines import duckdb_file, first_load, lake, orgs
 from pipelines.cli import source_overrides
 from pipelines.destination_config import resolving_partial_configuration_once
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
@@ -301,6 +301,8 @@ def run_catching_up(
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
+        if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
+            first_load.append_into_empty_tables(source)
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is

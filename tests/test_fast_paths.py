@@ -193,6 +193,8 @@ def test_the_insights_merge_skips_dlts_dedup_because_a_run_holds_one_version_per
     sim: Simulator, tmp_path: Path
 ) -> None:
     ws = Workspace(tmp_path)
+    ws.load(sim)  # a first load appends (`pipelines.first_load`); the next one merges
+    sim.store.bump_counts(5, rng_seed=2)
     pipeline = ws.load(sim)
     table = pipeline.default_schema.tables["insights"]
     assert table.get("x-stage-data-deduplicated") is True

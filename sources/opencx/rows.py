@@ -118,6 +118,19 @@ def _history_from(insights: pa.Table, hashes: list[str]) -> pa.Table:
     ).cast(schema.arrow_schema(schema.HISTORY))
 
 
+def with_open_validity(history: pa.Table, valid_from: datetime) -> pa.Table:
+    """`history` rows as dlt's scd2 writes new versions: valid from `valid_from`, still open.
+
+    Microseconds in UTC, the precision of dlt's boundary literal on the SQL destinations.
+    """
+    moment = pa.timestamp("us", tz="UTC")
+    rows = history.num_rows
+    start = pa.array([valid_from.astimezone(timezone.utc)] * rows, moment)
+    return history.append_column(schema.VALID_FROM, start).append_column(
+        schema.VALID_TO, pa.nulls(rows, moment)
+    )
+
+
 _ZERO = timedelta(0)
 _IS_TIMESTAMP = {col.name: col.data_type == schema.TIMESTAMP for col in schema.INSIGHT_COLUMNS}
 _TRACKED_TIMESTAMPS = (False, *(_IS_TIMESTAMP[name] for name in schema.HISTORY_TRACKED))  # id first

@@ -16,7 +16,8 @@ run happens to be.
 
 Every point runs on DuckDB and on PostgreSQL (a database of its own, the command pointed at it
 with `--destination postgres`), where dlt loads files with `COPY` instead of SQL statements: the
-DuckDB point after the history's staging copy is, there, the point after that `COPY` committed.
+DuckDB point after a table's copy (its append on a first load, its staging copy later) is, there,
+the point after that `COPY` committed.
 """
 
 from __future__ import annotations
@@ -94,17 +95,26 @@ POINTS = [
     # first run: loading and committing
     pytest.param(KillPoint("first", "pause:load"), id="first-run-before-loading"),
     pytest.param(KillPoint("first", "pause:job-completed:1"), id="first-run-after-first-load-job"),
+    # (a first load appends insights and history into the empty tables: `pipelines.first_load`)
     pytest.param(
         KillPoint(
             "first",
-            'pause:after-sql:INSERT INTO "opencx_staging"."insight_history"',
+            'pause:after-sql:INSERT INTO "opencx"."insight_history"',
             on_postgres="pause:after-copy:insight_history",
         ),
-        id="first-run-history-staging-copy-committed",
+        id="first-run-history-append-committed",
     ),
     pytest.param(
-        KillPoint("first", 'pause:after-sql:INSERT INTO "opencx"."insights"'),
-        id="first-run-insights-merge-uncommitted",
+        KillPoint(
+            "first",
+            'pause:after-sql:INSERT INTO "opencx"."insights"',
+            on_postgres="pause:after-copy:insights",
+        ),
+        id="first-run-insights-append-committed",
+    ),
+    pytest.param(
+        KillPoint("first", 'pause:after-sql:INSERT INTO "opencx"."categories"'),
+        id="first-run-categories-merge-uncommitted",
     ),
     pytest.param(
         KillPoint("first", "pause:complete-package"), id="first-run-jobs-done-load-not-recorded"

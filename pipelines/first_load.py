@@ -1,0 +1,83 @@
+"""A first load into empty tables appends `insights` and `insight_history` instead of merging.
+
+dlt merges by copying each file into a staging table and then running SQL against the final
+table: for `insights` a DELETE of the staged keys and an INSERT, for the history dlt's scd2
+UPDATE of open versions and INSERT of new ones. Into empty tables those statements insert every
+staged row and nothing else, because a run holds one version per insight (see
+`INSIGHTS_DISPOSITION`). dlt's `append` gives the same rows straight from the file, without
+the staging copy, the merge statements, or the copy left behind in the staging dataset (which
+doubled the DuckDB file after a first load). The history rows carry the validity dlt's scd2
+would have given them: open, valid from the load package's creation, dlt's default boundary.
+
+The categories, teams and people keep merging: a run may emit one of them twice (a renamed
+category, latest wins), which only the merge resolves; they are a few hundred rows at most.
+
+Empty means that neither table holds a row at the destination (an absent table or dataset is
+empty). It is asked only when the pipeline has no cursor, so a scheduled run never pays the
+query; a lost local state whose destination still holds rows merges as always. SQL destinations
+only: files have their own dispositions (`pipelines.lake`). The next run applies the source's
+merge hints again, and dlt's scd2 takes over from the versions appended here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.extract.source import DltSource
+from dlt.pipeline.pipeline import Pipeline
+
+from sources.opencx import schema
+from sources.opencx.repair import runs_sql_merges
+
+APPENDED_TABLES = (schema.INSIGHTS, schema.HISTORY)
+# the validity columns as dlt's scd2 declares them, so the next run's merge finds them as is
+VALIDITY_COLUMNS: TTableSchemaColumns = {
+    schema.VALID_FROM: {
+        "name": schema.VALID_FROM,
+        "data_type": "timestamp",
+        "nullable": True,
+        "x-valid-from": True,  # type: ignore[typeddict-unknown-key]
+    },
+    schema.VALID_TO: {
+        "name": schema.VALID_TO,
+        "data_type": "timestamp",
+        "nullable": True,
+        "x-valid-to": True,  # type: ignore[typeddict-unknown-key]
+        "x-active-record-timestamp": None,
+    },
+}
+
+
+def destination_is_empty(pipeline: Pipeline) -> bool:
+    """Whether this is a SQL destination without a row in `insights` or `insight_history`."""
+    if not runs_sql_merges(pipeline):
+        return False
+    with pipeline.sql_client() as client:
+        return not any(_has_rows(client, table) for table in APPENDED_TABLES)
+
+
+def _has_rows(client: Any, table_name: str) -> bool:
+    table = client.make_qualified_table_name(table_name)
+    try:
+        return bool(client.execute_sql(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
+    except DatabaseUndefinedRelation:
+        return False
+
+
+def append_into_empty_tables(source: DltSource) -> None:
+    """Load `insights` and `insight_history` of `source` with `append` for this run."""
+    source.resources[schema.INSIGHTS].apply_hints(write_disposition="append")
+    history = source.resources[schema.HISTORY]
+    history.apply_hints(write_disposition="append", columns=VALIDITY_COLUMNS)
+    history.add_map(open_since_package_creation)
+
+
+def open_since_package_creation(versions: Any) -> Any:
+    """History rows valid from the load package's creation and open, as scd2 would write them."""
+    from sources.opencx.rows import with_open_validity  # noqa: PLC0415 - imports pyarrow
+
+    created_at = dlt.current.load_package_state()["state"]["created_at"]
+    return with_open_validity(versions, created_at)

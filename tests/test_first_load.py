@@ -1,0 +1,146 @@
+"""A first load into empty tables appends `insights` and `insight_history` (no staging copy) and
+leaves exactly what dlt's merge and scd2 would have left, through every later run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from pipelines import first_load, runner
+from sources.opencx import schema
+from sources.opencx_simulator import Simulator
+from tests.conftest import SimFactory
+from tests.helpers import Workspace
+from tests.reliability.test_kill_points import mutate_for_incremental
+
+pytestmark = pytest.mark.warehouses
+TABLES = (schema.INSIGHTS, schema.HISTORY, schema.CATEGORIES, schema.TEAMS, schema.PEOPLE)
+VALIDITY = (schema.VALID_FROM, schema.VALID_TO)
+
+
+def staged_rows(ws: Workspace, table: str) -> int:
+    """Rows dlt left in the staging copy of `table` (0 when there is none)."""
+    exists = ws.query(
+        "SELECT COUNT(*) FROM information_schema.tables "
+        f"WHERE table_schema = 'opencx_staging' AND table_name = '{table}'"
+    )
+    if not exists[0][0]:
+        return 0
+    return int(ws.query(f"SELECT COUNT(*) FROM opencx_staging.{table}")[0][0])
+
+
+def load_times(ws: Workspace) -> list[datetime]:
+    """When each load's package was created (dlt's scd2 boundary), oldest first."""
+    ids = sorted(float(row[0]) for row in ws.query("SELECT load_id FROM _dlt_loads"))
+    return [pendulum.from_timestamp(load_id) for load_id in ids]
+
+
+def test_a_first_load_appends_insights_and_history_without_a_staging_copy(
+    ws: Workspace, sim: Simulator
+) -> None:
+    ws.load(sim)
+
+    n = len(sim.store.ground_truth())
+    assert ws.count(schema.INSIGHTS) == ws.count(schema.HISTORY) == n
+    assert staged_rows(ws, schema.INSIGHTS) == staged_rows(ws, schema.HISTORY) == 0
+    assert staged_rows(ws, schema.CATEGORIES) > 0  # entities still merge: latest wins
+    (created,) = load_times(ws)
+    valid_from = ws.query(f"SELECT DISTINCT {schema.VALID_FROM} FROM insight_history")
+    assert [row[0] for row in valid_from] == [created]
+    assert ws.count(f"insight_history WHERE {schema.VALID_TO} IS NULL") == n
+
+
+def history_by_load(ws: Workspace) -> list[tuple[Any, ...]]:
+    """History rows with validity given as the ordinal of the load that opened / closed them."""
+    ordinal = {moment: index for index, moment in enumerate(load_times(ws), start=1)}
+    tracked = ", ".join(["insight_id", *schema.HISTORY_TRACKED, schema.VERSION_HASH])
+    rows = ws.query(f"SELECT {tracked}, {', '.join(VALIDITY)} FROM insight_history")
+    return sorted(
+        (
+            (*row[:-2], ordinal[row[-2]], None if row[-1] is None else ordinal[row[-1]])
+            for row in rows
+        ),
+        key=repr,
+    )
+
+
+def table_contents(ws: Workspace) -> dict[str, Any]:
+    contents: dict[str, Any] = {schema.HISTORY: history_by_load(ws)}
+    for table in TABLES[:1] + TABLES[2:]:
+        contents[table] = sorted(map(repr, ws.query(f"SELECT * FROM {table}")))
+    contents["columns"] = ws.query(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'opencx' ORDER BY table_name, ordinal_position"
+    )
+    return contents
+
+
+def resolve_archive_reassign(sim: Simulator) -> None:
+    """Changes only a full scan sees (deletions aside: they are stamped with the wall clock)."""
+    store = sim.store
+    open_ids = [
+        i["id"] for i in store.ground_truth() if not i["resolved_at"] and not i["archived_at"]
+    ]
+    sim.clock.advance(hours=2)
+    for insight_id in open_ids[:3]:
+        store.resolve(insight_id)
+    store.archive(open_ids[3], reason="duplicate")
+    store.reassign(open_ids[4], None)
+    store.bump_counts(10, rng_seed=9)
+
+
+def test_an_appended_first_load_equals_a_merged_one_through_later_runs(
+    tmp_path: Path, make_sim: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = make_sim(n_insights=120, page_size=9)
+    appended, merged = Workspace(tmp_path / "appended"), Workspace(tmp_path / "merged")
+    for run, change in enumerate((None, mutate_for_incremental, resolve_archive_reassign)):
+        if change is not None:
+            change(sim)
+        appended.load(sim, full_refresh=run == 2)
+        with monkeypatch.context() as patch:
+            patch.setattr(first_load, "destination_is_empty", lambda _pipeline: False)
+            merged.load(sim, full_refresh=run == 2)
+        assert table_contents(appended) == table_contents(merged), f"after run {run + 1}"
+    assert staged_rows(merged, schema.INSIGHTS) > 0  # the comparison really merged
+
+
+def test_a_destination_holding_rows_merges_even_without_a_cursor(
+    ws: Workspace, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.load(sim)
+    assert not first_load.destination_is_empty(ws.pipeline())
+    sim.store.bump_counts(5, rng_seed=3)
+    monkeypatch.setattr(runner, "cursor_value", lambda _pipeline: None)  # a lost state
+
+    ws.load(sim)
+
+    n = len(sim.store.ground_truth())
+    assert (
+        ws.count(schema.INSIGHTS)
+        == int(ws.query("SELECT COUNT(DISTINCT id) FROM insights")[0][0])
+        == n
+    )
+    open_versions = ws.query(
+        f"SELECT COUNT(*), COUNT(DISTINCT insight_id) FROM insight_history "
+        f"WHERE {schema.VALID_TO} IS NULL"
+    )
+    assert open_versions == [(n, n)]
+
+
+def test_only_a_run_without_a_cursor_asks_whether_the_destination_is_empty(
+    ws: Workspace, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert first_load.destination_is_empty(ws.pipeline())
+    ws.load(sim)
+
+    def never(_pipeline: object) -> bool:
+        raise AssertionError("a scheduled run queried the destination")
+
+    monkeypatch.setattr(first_load, "destination_is_empty", never)
+    sim.store.bump_counts(5, rng_seed=4)
+    ws.load(sim)
