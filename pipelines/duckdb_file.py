@@ -123,6 +123,16 @@ def file_of(pipeline: Pipeline) -> str:
     return str(credentials) if isinstance(credentials, (str, Path)) else ""
 
 
+def not_created_yet(pipeline: Pipeline) -> bool:
+    """Whether the pipeline loads into a DuckDB file that does not exist yet.
+
+    Such a file has no state to restore and no table to look into, so a first run skips both
+    questions instead of opening (and creating) the file to ask them.
+    """
+    location = file_of(pipeline)
+    return bool(location) and Path(location).is_absolute() and not Path(location).exists()
+
+
 @contextlib.contextmanager
 def held_for_the_run(pipeline: Pipeline) -> Iterator[None]:
     """Keep the pipeline's DuckDB file open while the block runs (nothing for other files).

@@ -13,10 +13,11 @@ The categories, teams and people keep merging: a run may emit one of them twice 
 category, latest wins), which only the merge resolves; they are a few hundred rows at most.
 
 Empty means that neither table holds a row at the destination (an absent table or dataset is
-empty). It is asked only when the pipeline has no cursor, so a scheduled run never pays the
-query; a lost local state whose destination still holds rows merges as always. SQL destinations
-only: files have their own dispositions (`pipelines.lake`). The next run applies the source's
-merge hints again, and dlt's scd2 takes over from the versions appended here.
+empty; a DuckDB file not created yet is not even opened to ask). It is asked only when the
+pipeline has no cursor, so a scheduled run never pays the query; a lost local state whose
+destination still holds rows merges as always. SQL destinations only: files have their own
+dispositions (`pipelines.lake`). The next run applies the source's merge hints again, and dlt's
+scd2 takes over from the versions appended here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.duckdb_file import not_created_yet
 from sources.opencx import schema
 from sources.opencx.repair import runs_sql_merges
 
@@ -55,6 +57,8 @@ def destination_is_empty(pipeline: Pipeline) -> bool:
     """Whether this is a SQL destination without a row in `insights` or `insight_history`."""
     if not runs_sql_merges(pipeline):
         return False
+    if not_created_yet(pipeline):
+        return True
     with pipeline.sql_client() as client:
         return not any(_has_rows(client, table) for table in APPENDED_TABLES)
 

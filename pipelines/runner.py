@@ -268,7 +268,7 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
         record.location, record.dataset = target.description, target.dataset
         steps = StepCollector()
         pipeline = make_pipeline(target, steps)
-        if cursor_value(pipeline) is None:
+        if cursor_value(pipeline) is None and not duckdb_file.not_created_yet(pipeline):
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
         record.cursor_before = iso(cursor_before)
@@ -300,9 +300,9 @@ def run_catching_up(
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
+    if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
+        first_load.append_into_empty_tables(source)
     with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
-        if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
-            first_load.append_into_empty_tables(source)
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is

@@ -7,10 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pendulum
 import pytest
 
-from pipelines import first_load, runner
+from pipelines import duckdb_file, first_load, runner
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
@@ -144,3 +145,15 @@ def test_only_a_run_without_a_cursor_asks_whether_the_destination_is_empty(
     monkeypatch.setattr(first_load, "destination_is_empty", never)
     sim.store.bump_counts(5, rng_seed=4)
     ws.load(sim)
+
+
+def test_a_duckdb_file_not_created_yet_is_empty_without_being_opened(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    pipeline = dlt.pipeline(
+        "first_probe", pipelines_dir=str(tmp_path / "dlt"),
+        destination=dlt.destinations.duckdb(str(path)), dataset_name="opencx",
+    )  # fmt: skip
+    assert duckdb_file.not_created_yet(pipeline)
+
+    assert first_load.destination_is_empty(pipeline)
+    assert not path.exists()  # neither created nor opened to answer
