@@ -14,6 +14,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
+if __name__ == "__main__":  # the command only, before its first import: see pipelines/lean_gc.py
+    from pipelines.lean_gc import pause_collections_for_imports
+
+    pause_collections_for_imports()
 # dlt reads `.dlt/` from the project, not from wherever cron happens to start us.
 os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
 # dlt's anonymous telemetry would try to reach the internet on every run; opt in explicitly.
@@ -38,10 +42,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run_reporting(args: argparse.Namespace) -> int:
     """The run inside the logging setup, so failures reach the log file too."""
     from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
+    from pipelines.lean_gc import imports_done  # noqa: PLC0415
 
     try:
         from pipelines import runner  # noqa: PLC0415
 
+        imports_done()
         return runner.run(args)
     except KeyboardInterrupt:
         print("error: interrupted; nothing was committed past the last completed load",
@@ -52,7 +58,7 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    from pipelines.lean_exit import skip_the_final_collection
+    from pipelines.lean_gc import skip_the_final_collection
     from pipelines.lean_imports import hide_unused_modules
 
     hide_unused_modules()

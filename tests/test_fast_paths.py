@@ -6,6 +6,7 @@ from the path it replaces, every insight would get a spurious new version on upg
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import duckdb_file
+from pipelines import duckdb_file, lean_gc
 from pipelines.destination_config import resolving_partial_configuration_once
 from sources.opencx import fingerprints, records, rows
 from sources.opencx_simulator import Simulator
@@ -103,14 +104,23 @@ def test_version_hash_of_a_timestamp_ignores_the_offset_it_was_written_with() ->
 _REPORT_AT_EXIT = (
     "import atexit, gc, runpy, sys\n"
     "unused = ('pandas', 'numpy', 'httpx._main')\n"
+    "importing = []  # per collection once the command started: still importing the runner?\n"
+    "def note(phase, info):\n"
+    "    runner = sys.modules.get('pipelines.runner')\n"
+    "    if phase == 'start' and 'pipelines.lean_gc' in sys.modules:\n"
+    "        importing.append(not hasattr(runner, 'run'))\n"
+    "gc.callbacks.append(note)\n"
     "atexit.register(lambda: print('imported:', [m for m in unused if m in sys.modules],\n"
-    "                              'heap frozen:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+    "                              'heap frozen:', gc.get_freeze_count() > 0,\n"
+    "                              'collections while importing:', sum(importing),\n"
+    "                              'collections in the run:', len(importing) > sum(importing),\n"
+    "                              file=sys.stderr))\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
-def test_the_command_loads_and_runs_again_without_unused_imports_nor_a_final_collection(
+def test_the_command_imports_uncollected_and_loads_without_unused_imports_nor_a_final_collection(
     sim: Simulator, tmp_path: Path
 ) -> None:
     # else this proves nothing: httpx imports its CLI when rich, click and pygments are installed
@@ -120,8 +130,28 @@ def test_the_command_loads_and_runs_again_without_unused_imports_nor_a_final_col
     for run in ("first load", "nothing new"):
         result = run_cli(env, "--base-url", sim.base_url, python_args=("-c", _REPORT_AT_EXIT))
         assert result.returncode == 0, (run, result.stderr)
-        assert result.stderr.splitlines()[-1] == "imported: [] heap frozen: True", run
+        assert result.stderr.splitlines()[-1] == (
+            "imported: [] heap frozen: True collections while importing: 0 "
+            "collections in the run: True"
+        ), run
     assert_insights_match(tmp_path / "cli.duckdb", sim)
+
+
+def test_collections_resume_after_the_imports_only_where_the_command_paused_them() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    lean_gc.imports_done()  # a library caller: nothing was paused, nothing is frozen
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+    try:
+        lean_gc.pause_collections_for_imports()
+        assert not gc.isenabled()
+        lean_gc.imports_done()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def test_hidden_modules_look_uninstalled_to_arrow_and_duckdb_which_still_work() -> None:
