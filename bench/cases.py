@@ -255,17 +255,22 @@ def _bumped_loaded(db: Path, ids: list[str], after: str) -> int:
     return int(row[0]) if row else 0
 
 
+BUMP_SEED = 1000  # which K insights get new sessions: the same ones before every repeat
+
+
 def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
     """A scheduled run after K insights got new occurrences."""
     n, k = cfg.scheduled_insights, cfg.k_new
-    result.params.update(insights=n, k=k, lookback_hours=LOOKBACK_HOURS)
+    # the same K insights every repeat: each bump then leaves the lookback window as it found
+    # it, where K fresh ones per repeat grew it by K a repeat and made later repeats harder
+    result.params.update(insights=n, k=k, lookback_hours=LOOKBACK_HOURS, same_k_each_repeat=True)
     worst = (-(10**9), 0, 0)  # (excess, requests, minimum) of the worst connector run
     with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
         conn_state, rest_state = _setup_scheduled(bench, sim, result)
         variants = [CONNECTOR, REST_API]
         for repeat in range(cfg.repeats):
             cursor = str(sim.command("snapshot")["max_last_seen"])
-            bumped = list(sim.command("bump", k=k, seed=1000 + repeat)["ids"])
+            bumped = list(sim.command("bump", k=k, seed=BUMP_SEED)["ids"])
             above, expected = expected_pages(sim, cursor, n)
             lookback_rows = above - len(bumped)
             formula = pages(len(bumped) + 1) + pages(lookback_rows)

@@ -217,6 +217,9 @@ def pg_nothing_new(bench: Bench, cfg: Config, result: CaseResult, pg: PostgresDe
     result.targets += _vs_duckdb(result)
 
 
+PG_BUMP_SEED = 2000  # the same K insights before every repeat, as in k_new
+
+
 def _k_new_repeat(
     bench: Bench,
     sim: SimProcess,
@@ -228,7 +231,7 @@ def _k_new_repeat(
     repeat, dests, states = run
     n = cfg.scheduled_insights
     cursor = str(sim.command("snapshot")["max_last_seen"])
-    bumped = list(sim.command("bump", k=cfg.k_new, seed=2000 + repeat)["ids"])
+    bumped = list(sim.command("bump", k=cfg.k_new, seed=PG_BUMP_SEED)["ids"])
     _, expected = expected_pages(sim, cursor, n)
     requests = 0
     for variant in rotated(list(dests), repeat):
@@ -253,7 +256,11 @@ def pg_k_new(bench: Bench, cfg: Config, result: CaseResult, pg: PostgresDestinat
     """A scheduled run into PostgreSQL after K insights got new occurrences."""
     n = cfg.scheduled_insights
     result.params.update(
-        insights=n, k=cfg.k_new, lookback_hours=LOOKBACK_HOURS, destination="postgres"
+        insights=n,
+        k=cfg.k_new,
+        lookback_hours=LOOKBACK_HOURS,
+        destination="postgres",
+        same_k_each_repeat=True,
     )
     dests: dict[str, Destination] = {CONNECTOR: pg, CONNECTOR_DUCKDB: DuckDBDestination()}
     worst: tuple[int, int, int] | None = None

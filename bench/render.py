@@ -441,6 +441,14 @@ def loader_formats_section(data: dict[str, Any], in_readme: bool = True) -> str:
 # ---------------------------------------------------------------------------- method
 
 
+def _which_k(data: dict[str, Any], k: int) -> str:
+    """The K insights bumped per repeat: the same ones each time in records that say so."""
+    case = cases_of(data).get("k_new")
+    if case is not None and case.params.get("same_k_each_repeat"):
+        return f"the same {k} insights (so every repeat reads the same lookback window)"
+    return f"{k} insights"
+
+
 def cases_table(data: dict[str, Any]) -> str:
     """What each case does, with the recorded configuration's sizes and rates."""
     cfg = config_of(data)
@@ -463,7 +471,7 @@ def cases_table(data: dict[str, Any]) -> str:
         [
             "k_new",
             f"{cfg.scheduled_insights} insights loaded, then before each scheduled run "
-            f"{cfg.k_new} insights get new sessions (`bump_counts`)",
+            f"{_which_k(data, cfg.k_new)} get new sessions (`bump_counts`)",
         ],
         [
             "rate_limit",
