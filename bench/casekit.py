@@ -113,6 +113,17 @@ def full_case_name(n: int) -> str:
     return f"full_{size_label(n)}"
 
 
+# Scheduled-run cases last about a second, and on a shared machine their runs vary as much as
+# the gap they measure (one 5-run record: nothing_new's baseline 0.98-1.45 s, the connector
+# 1.24-1.74 s). They run this many times the repeats asked for; it costs a few minutes.
+SHORT_CASE_REPEAT_FACTOR = 3
+
+
+def short_case_repeats(cfg: Config) -> int:
+    """How many times a scheduled-run case (nothing_new, k_new and their PostgreSQL twins) runs."""
+    return cfg.repeats * SHORT_CASE_REPEAT_FACTOR
+
+
 def rotated(variants: list[str], repeat: int) -> list[str]:
     """Alternate the order between repeats so no variant always runs first."""
     shift = repeat % len(variants)

@@ -26,6 +26,7 @@ from bench.casekit import (
     full_case_name,
     pages,
     rotated,
+    short_case_repeats,
     usable,
 )
 from bench.harness import (
@@ -200,7 +201,7 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
             cursor=snap["max_last_seen"], lookback_rows=above, minimum_requests=expected
         )
         variants = [CONNECTOR, STARTUP, REST_API]
-        for repeat in range(cfg.repeats):
+        for repeat in range(short_case_repeats(cfg)):
             for variant in rotated(variants, repeat):
                 if variant == CONNECTOR:
                     argv = bench.connector_argv(sim, conn_state)
@@ -268,7 +269,7 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
     with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
         conn_state, rest_state = _setup_scheduled(bench, sim, result)
         variants = [CONNECTOR, REST_API]
-        for repeat in range(cfg.repeats):
+        for repeat in range(short_case_repeats(cfg)):
             cursor = str(sim.command("snapshot")["max_last_seen"])
             bumped = list(sim.command("bump", k=k, seed=BUMP_SEED)["ids"])
             above, expected = expected_pages(sim, cursor, n)

@@ -30,6 +30,7 @@ from bench.casekit import (
     expected_pages,
     pages,
     rotated,
+    short_case_repeats,
     usable,
 )
 from bench.destinations import (
@@ -200,7 +201,7 @@ def pg_nothing_new(bench: Bench, cfg: Config, result: CaseResult, pg: PostgresDe
         cursor = str(sim.command("snapshot")["max_last_seen"])
         above, expected = expected_pages(sim, cursor, n)
         result.params.update(cursor=cursor, lookback_rows=above, minimum_requests=expected)
-        for repeat in range(cfg.repeats):
+        for repeat in range(short_case_repeats(cfg)):
             for variant in rotated([CONNECTOR, CONNECTOR_DUCKDB, STARTUP], repeat):
                 if variant == STARTUP:
                     state = bench.fresh_dir("startup")
@@ -266,7 +267,7 @@ def pg_k_new(bench: Bench, cfg: Config, result: CaseResult, pg: PostgresDestinat
     worst: tuple[int, int, int] | None = None
     with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
         states = _setup(bench, sim, result, dests)
-        for repeat in range(cfg.repeats):
+        for repeat in range(short_case_repeats(cfg)):
             requests, expected = _k_new_repeat(bench, sim, cfg, result, (repeat, dests, states))
             candidate = (requests - expected, requests, expected)
             worst = candidate if worst is None else max(worst, candidate)
