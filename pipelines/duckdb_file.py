@@ -134,8 +134,10 @@ def not_created_yet(pipeline: Pipeline) -> bool:
 
 
 @contextlib.contextmanager
-def held_for_the_run(pipeline: Pipeline) -> Iterator[None]:
+def held_for_the_run(pipeline: Pipeline) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """Keep the pipeline's DuckDB file open while the block runs (nothing for other files).
+
+    Yields the connection that holds it (None when nothing is held), for the run's own reads.
 
     DuckDB shares one open database between the connections of a process that name the same
     file with the same connection options, so dlt's own connections reuse this one. The options
@@ -145,7 +147,7 @@ def held_for_the_run(pipeline: Pipeline) -> Iterator[None]:
     """
     location = file_of(pipeline)
     if not location or not Path(location).is_absolute():
-        yield
+        yield None
         return
     credentials = pipeline.destination.config_params.get("credentials")
     configured = getattr(credentials, "global_config", None) or {}
@@ -158,7 +160,7 @@ def held_for_the_run(pipeline: Pipeline) -> Iterator[None]:
             raise
         raise in_use from None
     try:
-        yield
+        yield connection
     finally:
         connection.close()
 

@@ -43,7 +43,9 @@ def _run_reporting(args: argparse.Namespace) -> int:
     """The run inside the logging setup, so failures reach the log file too."""
     from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
     from pipelines.lean_gc import imports_done  # noqa: PLC0415
+    from sources.opencx import tls  # noqa: PLC0415
 
+    tls.build_in_background()  # on another core while the runner imports and dlt configures
     try:
         from pipelines import runner  # noqa: PLC0415
 

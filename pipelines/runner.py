@@ -28,6 +28,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines import duckdb_file, first_load, lake, orgs
 from pipelines.cli import source_overrides
 from pipelines.destination_config import resolving_partial_configuration_once
+from pipelines.destination_state import mark_restored_when_current
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
 from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
@@ -302,7 +303,8 @@ def run_catching_up(
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
         first_load.append_into_empty_tables(source)
-    with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
+    with duckdb_file.held_for_the_run(pipeline) as held, batches_built_as_they_arrive():
+        mark_restored_when_current(pipeline, held)
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is
