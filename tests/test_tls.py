@@ -1,0 +1,45 @@
+"""The client's TLS context: httpx's default verification, built once, in the background for
+the command, and an unusable CA bundle still fails where httpx would have failed."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from sources.opencx import tls
+from sources.opencx.client import ClientSettings, OpenCXClient
+
+
+@pytest.fixture
+def unbuilt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that has not built the shared context yet."""
+    monkeypatch.setattr(tls, "_context", None)
+
+
+def test_the_shared_context_verifies_certificates_and_host_names(unbuilt: None) -> None:
+    context = tls.shared_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0, "certifi's CA bundle is loaded"
+
+
+def test_a_background_build_is_the_context_every_client_then_uses(unbuilt: None) -> None:
+    tls.build_in_background()
+    first = tls.shared_context()
+    assert tls.shared_context() is first
+    settings = ClientSettings(api_key="ocx_test_key", base_url="https://api.example.invalid")
+    with OpenCXClient(settings) as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context is first
+
+
+def test_an_unreadable_ca_bundle_fails_when_the_client_is_built(
+    unbuilt: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    tls.build_in_background()
+    settings = ClientSettings(api_key="ocx_test_key", base_url="https://api.example.invalid")
+    with pytest.raises(FileNotFoundError):
+        OpenCXClient(settings)
