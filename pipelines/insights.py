@@ -61,9 +61,10 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     from pipelines.lean_gc import skip_the_final_collection
-    from pipelines.lean_imports import hide_unused_modules
+    from pipelines.lean_imports import defer_dlt_requests, hide_unused_modules
 
     hide_unused_modules()
+    defer_dlt_requests()
     status = main()
     skip_the_final_collection()
     sys.exit(status)

@@ -103,7 +103,7 @@ def test_version_hash_of_a_timestamp_ignores_the_offset_it_was_written_with() ->
 
 _REPORT_AT_EXIT = (
     "import atexit, gc, runpy, sys\n"
-    "unused = ('pandas', 'numpy', 'httpx._main')\n"
+    "unused = ('pandas', 'numpy', 'httpx._main', 'requests')\n"
     "importing = []  # per collection once the command started: still importing the runner?\n"
     "def note(phase, info):\n"
     "    runner = sys.modules.get('pipelines.runner')\n"
@@ -174,6 +174,38 @@ def test_hidden_modules_look_uninstalled_to_arrow_and_duckdb_which_still_work() 
     assert (result.returncode, result.stdout.split("\n")[:2]) == (
         0,
         ["hidden pandas 1 False", "hidden numpy 1 False"],
+    ), result.stderr
+
+
+_USE_DLTS_REQUESTS_HELPER = (
+    "import os, sys\n"
+    "os.environ.update(RUNTIME__REQUEST_TIMEOUT='7', RUNTIME__REQUEST_MAX_ATTEMPTS='3',\n"
+    "                  RUNTIME__DLTHUB_TELEMETRY='false')\n"
+    "from pipelines.lean_imports import defer_dlt_requests\n"
+    "defer_dlt_requests()\n"
+    "import dlt\n"
+    "dlt.current.run_context().runtime_config  # dlt's runtime set-up calls the helper's init\n"
+    "print('before use:', 'requests' in sys.modules)\n"
+    "from dlt.sources.helpers import requests\n"
+    "from dlt.sources.helpers.requests.retry import Client\n"
+    "client = requests.client\n"
+    "print('after use:', 'requests' in sys.modules, isinstance(client, Client),\n"
+    "      client._session_kwargs['timeout'], client._retry_kwargs['max_attempts'],\n"
+    "      sys.modules['dlt.sources.helpers.requests'] is requests._real)\n"
+)
+
+
+def test_dlts_requests_helper_is_imported_when_first_used_with_the_settings_it_was_given() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _USE_DLTS_REQUESTS_HELPER],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0,
+        ["before use: False", "after use: True True 7.0 3 True"],
     ), result.stderr
 
 
