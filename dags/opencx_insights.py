@@ -110,6 +110,8 @@ class OpenCXLoad:
 
     def __call__(self) -> Any:
         """Restore the state, then build the `opencx` source for this run."""
+        from pipelines import first_load  # noqa: PLC0415
+        from pipelines.runner import cursor_value  # noqa: PLC0415
         from sources.opencx import opencx  # noqa: PLC0415 - keeps DAG parsing light
         from sources.opencx.batches import ScanStats  # noqa: PLC0415
 
@@ -119,7 +121,11 @@ class OpenCXLoad:
         window = {} if self.full_refresh else load_window(get_current_context())
         if self.full_refresh:
             window["full_refresh"] = True
-        return opencx(**window, stats=self.stats)
+        source = opencx(**window, stats=self.stats)
+        # as the command does (pipelines/first_load.py): empty tables take an append
+        if cursor_value(self.pipeline) is None and first_load.destination_is_empty(self.pipeline):
+            first_load.append_into_empty_tables(source)
+        return source
 
     def check_finished(self) -> None:
         """Fail the task, after its load committed, if the reconciliation marked nothing."""
@@ -144,17 +150,21 @@ class OpenCXTasksGroup(PipelineTasksGroup):
         on_before_run: Any = None,
         truncate_staging_destination: bool | None = None,
     ) -> None:
-        super()._run(
-            pipeline,
-            data,
-            table_name=table_name,
-            write_disposition=write_disposition,
-            loader_file_format=loader_file_format,
-            schema_contract=schema_contract,
-            pipeline_name=pipeline_name,
-            on_before_run=on_before_run,
-            truncate_staging_destination=truncate_staging_destination,
-        )
+        from pipelines.duckdb_file import held_for_the_run  # noqa: PLC0415
+
+        # one open DuckDB database for the whole task, as in the command (pipelines/duckdb_file)
+        with held_for_the_run(pipeline):
+            super()._run(
+                pipeline,
+                data,
+                table_name=table_name,
+                write_disposition=write_disposition,
+                loader_file_format=loader_file_format,
+                schema_contract=schema_contract,
+                pipeline_name=pipeline_name,
+                on_before_run=on_before_run,
+                truncate_staging_destination=truncate_staging_destination,
+            )
         if isinstance(data, OpenCXLoad):
             data.check_finished()
 

@@ -40,7 +40,7 @@ from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.repair import dedupe_after_resumed_load
+from sources.opencx.repair import owe_repair, repair_if_owed
 from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -294,9 +294,11 @@ def run_catching_up(
     """
     loaded = False
     if pipeline.has_pending_data:
+        owe_repair(pipeline)
         pipeline.run()
-        dedupe_after_resumed_load(pipeline)
         loaded = True
+    if repair_if_owed(pipeline) is not None:
+        loaded = True  # the tables changed: the views are rebuilt like after any load
     stats = stats if stats is not None else ScanStats()
     source = opencx(**source_args, stats=stats)
     if lake.is_filesystem(pipeline.destination):  # plain Parquet or Delta: see pipelines.lake

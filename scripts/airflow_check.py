@@ -7,8 +7,9 @@ backfills, then runs the DAGs with `airflow dags test` against the bundled simul
 the DuckDB file they load:
 
 1. an hourly run triggered with `since`/`until` loads exactly the insights last seen in that
-   range and stores no cursor;
-2. a plain hourly run loads everything and stores the cursor;
+   range and stores no cursor; into the empty tables it appends (no staging copies);
+2. a plain hourly run loads everything (merging onto the backfill's rows, one open history
+   version per insight) and stores the cursor;
 3. after an insight is deleted and an old one resolved in the API, the reconciliation DAG marks
    the first deleted and the second resolved, and leaves the cursor where it was.
 
@@ -240,6 +241,12 @@ def check_backfill_run(home: Path, sim: Simulator, duckdb_path: Path) -> None:
     )
     cursor = stored_cursor(duckdb_path, home / "dlt-check")
     check(cursor is None, f"the backfill stored a cursor: {cursor}")
+    staged = query(
+        duckdb_path,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opencx_staging'"
+        " AND table_name IN ('insights', 'insight_history')",
+    )
+    check(not staged, f"the first load into empty tables merged through staging: {staged}")
 
 
 def check_scheduled_run(home: Path, sim: Simulator, duckdb_path: Path) -> Any:
@@ -248,6 +255,12 @@ def check_scheduled_run(home: Path, sim: Simulator, duckdb_path: Path) -> Any:
     truth = sim.store.ground_truth()
     count = query(duckdb_path, "SELECT COUNT(*) FROM opencx.insights")[0][0]
     check(count == len(truth), f"hourly run loaded {count} insights, the API has {len(truth)}")
+    doubled = query(
+        duckdb_path,
+        "SELECT COUNT(*) FROM (SELECT insight_id FROM opencx.insight_history"
+        " WHERE valid_to IS NULL GROUP BY insight_id HAVING COUNT(*) > 1)",
+    )[0][0]
+    check(doubled == 0, f"{doubled} insights have two open history versions after the merge")
     cursor = stored_cursor(duckdb_path, home / "dlt-check")
     newest = max(datetime.fromisoformat(i["last_seen_at"]) for i in truth)
     check(cursor == newest, f"cursor after the hourly run is {cursor}, expected {newest}")

@@ -4,12 +4,16 @@ the command, and an unusable CA bundle still fails where httpx would have failed
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sources.opencx import tls
 from sources.opencx.client import ClientSettings, OpenCXClient
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -43,3 +47,24 @@ def test_an_unreadable_ca_bundle_fails_when_the_client_is_built(
     settings = ClientSettings(api_key="ocx_test_key", base_url="https://api.example.invalid")
     with pytest.raises(FileNotFoundError):
         OpenCXClient(settings)
+
+
+def test_the_process_waits_for_a_background_build_before_it_exits(tmp_path: Path) -> None:
+    done = tmp_path / "built"
+    code = (
+        "import time\n"
+        "from sources.opencx import tls\n"
+        "build = tls._build\n"
+        "def slow(future):\n"
+        "    time.sleep(0.3)\n"
+        "    build(future)\n"
+        f"    open({str(done)!r}, 'w').close()\n"
+        "tls._build = slow\n"
+        "tls.build_in_background()\n"
+        "raise SystemExit(2)  # a run that fails at once, before its first request\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (2, "")
+    assert done.exists(), "the interpreter finalised while the build was still running"

@@ -23,10 +23,12 @@ _context: Future[ssl.SSLContext] | None = None
 
 
 def build_in_background() -> None:
-    """Start building the shared context on a daemon thread (no-op once started)."""
+    """Start building the shared context on another thread (no-op once started)."""
     future = _claim()
     if future is not None:
-        threading.Thread(target=_build, args=(future,), name="opencx-tls", daemon=True).start()
+        # not a daemon: the interpreter waits for it at exit instead of finalising under a
+        # thread inside OpenSSL (a run that fails before its first request exits in ~0.1 s)
+        threading.Thread(target=_build, args=(future,), name="opencx-tls", daemon=False).start()
 
 
 def shared_context() -> ssl.SSLContext:

@@ -22,6 +22,7 @@ Points (``name`` or ``name:argument``):
 - ``package-archive``: ``_dlt_loads`` row written, package not yet moved to ``load/loaded``.
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
 - ``summary``: the run is loaded and about to print its summary.
+- ``repair``: after any resumed load package loaded, before the repair it owes.
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ def _copy_point(point: str, table: str) -> None:
     PostgresCsvCopyJob.run = run  # type: ignore[method-assign]
 
 
+# points just before a function of the runner runs
+_RUNNER_POINTS = {"summary": "print_summary", "repair": "repair_if_owed"}
+
+
 def arm(spec: str) -> None:
     """Install the pause for `spec`; imports only what that point needs."""
     name, _, arg = spec.partition(":")
@@ -166,10 +171,10 @@ def arm(spec: str) -> None:
         from sources.opencx import reconcile  # noqa: PLC0415
 
         _before(reconcile, "tombstones", spec)
-    elif name == "summary":
+    elif name in _RUNNER_POINTS:
         from pipelines import runner  # noqa: PLC0415
 
-        _before(runner, "print_summary", spec)
+        _before(runner, _RUNNER_POINTS[name], spec)
     else:
         raise SystemExit(f"unknown pause point {spec!r}")
 

@@ -278,6 +278,7 @@ def kill_run(scn: Scenario, how: str) -> None:
         kill_at_request(scn, int(arg))
     elif kind == "pause":
         marker = scn.tmp_path / "paused.marker"
+        marker.unlink(missing_ok=True)  # a previous kill's
         # one load worker: while the run is paused no other load job moves on behind it
         env = {
             **scn.env,
@@ -576,6 +577,31 @@ def test_sigkill_then_rerun_equals_the_api_and_no_cursor_runs_ahead(
     kill_run(scn, point.trigger(destination))
 
     assert_consistent_after_kill(scn)
+
+    scn.sim.config.latency_s = 0.0
+    change_while_down(scn)
+    assert_converged(scn, run_again(scn, monkeypatch, capsys))
+
+
+def test_a_kill_before_the_repair_of_a_resumed_load_is_repaired_by_the_next_run(
+    tmp_path: Path,
+    make_sim: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    destination: Warehouse,
+) -> None:
+    """A staging copy committed twice leaves duplicates that only the repair removes; the run
+    that resumes the package and is killed before repairing leaves no package pending, so the
+    one after it must still know the repair is owed."""
+    point = KillPoint(
+        "incremental",
+        'pause:after-sql:INSERT INTO "opencx_staging"."insights"',
+        on_postgres="pause:after-copy:insights",
+    )
+    scn = make_scenario(tmp_path, make_sim, point, destination)
+    kill_run(scn, point.trigger(destination))
+    kill_run(scn, "pause:repair")
+    assert pending_packages(scn) == [], "the resumed package loaded before the second kill"
 
     scn.sim.config.latency_s = 0.0
     change_while_down(scn)
