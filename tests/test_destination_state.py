@@ -47,19 +47,13 @@ def file_of(ws: Workspace) -> Path:
 
 
 def stored_state(ws: Workspace) -> tuple[Any, Any] | None:
-    con = duckdb.connect(str(file_of(ws)), read_only=True)
-    try:
+    with duckdb.connect(str(file_of(ws)), read_only=True) as con:
         return newest_committed_state(ws.pipeline(), con)
-    finally:
-        con.close()
 
 
 def in_step(ws: Workspace) -> bool:
-    con = duckdb.connect(str(file_of(ws)), read_only=True)
-    try:
+    with duckdb.connect(str(file_of(ws)), read_only=True) as con:
         return holds_local_state(ws.pipeline(), con)
-    finally:
-        con.close()
 
 
 def local_version(pipeline: Pipeline) -> tuple[Any, Any]:

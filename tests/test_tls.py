@@ -52,11 +52,11 @@ def test_an_unreadable_ca_bundle_fails_when_the_client_is_built(
 def test_the_process_waits_for_a_background_build_before_it_exits(tmp_path: Path) -> None:
     done = tmp_path / "built"
     code = (
-        "import time\n"
+        "import threading\n"
         "from sources.opencx import tls\n"
         "build = tls._build\n"
-        "def slow(future):\n"
-        "    time.sleep(0.3)\n"
+        "def slow(future):  # still building when the main thread has finished\n"
+        "    threading.main_thread().join()\n"
         "    build(future)\n"
         f"    open({str(done)!r}, 'w').close()\n"
         "tls._build = slow\n"
