@@ -31,6 +31,7 @@ from pipelines.errors import OK_EXIT
 from pipelines.preflight import check_base_url_setting, check_destination
 from sources.opencx import opencx, options, settings, window_settings
 from sources.opencx.activity import WindowSettings, plan_windows
+from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, format_timestamp, parse_timestamp
 from sources.opencx.reconcile import covers_everything
@@ -200,7 +201,7 @@ def activity_lines(config: dict[str, Any], state: dict[str, Any] | None) -> Iter
     stored = _resource_state(state, "insight_activity").get("complete_until")
     since, until = config["since"], config["until"]
     windows = plan_windows(
-        datetime.now(timezone.utc),
+        utc_now(),
         _as_datetime(stored),
         windows_settings,
         parse_timestamp("since", since) if since is not None else None,

@@ -15,7 +15,6 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from pipelines.runlock import run_lock
 from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
+from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.repair import owe_repair, repair_if_owed
 from sources.opencx.views import create_views
@@ -142,7 +142,7 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
 
     # Anchored to today's midnight so repeated demo runs see the same data all day: the
     # second run then shows what a scheduled run with nothing new does.
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
     config = SimulatorConfig(
         seed=args.demo_seed,
         n_insights=args.demo_insights,

@@ -23,6 +23,7 @@ import pytest
 from _pytest.nodeid import NodeId
 from hypothesis import settings
 
+from sources.opencx.clock import NOW_VARIABLE, parse_now
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace
 from tests.postgres_server import (
@@ -56,16 +57,42 @@ def pytest_report_header() -> str:
     return f"hypothesis profile: {settings.get_current_profile_name()}"
 
 
-SIM_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
+# "Today" for the tests: the real hour, or the instant in OPENCX_TEST_NOW (CI runs the
+# calendar-bound tests a year ahead that way). The simulator starts there, and the connector is
+# told the same instant through OPENCX_NOW (`isolated_dlt`, `share_clock`), so the two agree
+# whatever the date; dlt's own timestamps (load ids, `_dlt_loads`) stay real.
+TEST_NOW_VARIABLE = "OPENCX_TEST_NOW"
+
+
+def suite_now() -> datetime:
+    """The tests' "now": OPENCX_TEST_NOW, else the start of the current UTC hour."""
+    given = os.environ.get(TEST_NOW_VARIABLE, "").strip()
+    if given:
+        return parse_now(given)
+    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+SIM_NOW = suite_now()
 SimFactory = Callable[..., Simulator]
+
+
+def share_clock(sim: Simulator) -> None:
+    """Tell the connector the simulator's time (after a test moved the simulator's clock).
+
+    In-process runs read it at once; a command started afterwards inherits it, as does an
+    environment built afterwards from `os.environ` (`cli_env`).
+    """
+    os.environ[NOW_VARIABLE] = sim.clock.now().isoformat()
 
 
 @pytest.fixture(autouse=True)
 def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep dlt's global dirs and any user config out of the tests."""
+    """Keep dlt's global dirs and any user config out of the tests; the connector's clock reads
+    the tests' "now"."""
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.setenv(NOW_VARIABLE, SIM_NOW.isoformat())
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__")):
             monkeypatch.delenv(name)
@@ -101,10 +128,16 @@ def sim(make_sim: SimFactory) -> Simulator:
 
 WAREHOUSES = (DUCKDB, POSTGRES)
 WAREHOUSES_MARKER = "warehouses"
+CLOCK_MARKER = "clock"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker here: the test support that reads it lives here too."""
+    config.addinivalue_line(
+        "markers",
+        f"{CLOCK_MARKER}: depends on the shared clock of the connector and the simulator; CI "
+        f"runs these again with {TEST_NOW_VARIABLE} a year ahead",
+    )
     config.addinivalue_line(
         "markers",
         f"{WAREHOUSES_MARKER}(postgres_cases=None): run each loading test on DuckDB and on "

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sources.opencx.clock import NOW_VARIABLE
 from sources.opencx_simulator import Simulator
 from tests.helpers import TEST_KEY
 
@@ -44,6 +45,7 @@ def run_cli(
             "SOURCES__OPENCX__API_KEY": TEST_KEY,
             "SOURCES__OPENCX__REQUESTS_PER_MINUTE": "0",
             "SOURCES__OPENCX__BACKOFF_BASE_SECONDS": "0.01",
+            NOW_VARIABLE: sim.clock.now().isoformat(),  # one clock for API and connector
         },
         cwd=cwd,
         capture_output=True,

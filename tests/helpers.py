@@ -4,6 +4,7 @@ simulator's ground truth."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.runner import run_catching_up
 from sources.opencx.batches import ScanStats
+from sources.opencx.clock import NOW_VARIABLE
 from sources.opencx_simulator import Simulator
 from sources.opencx_simulator.server import Reply
 from tests.warehouses import DuckDBWarehouse, Warehouse
@@ -27,6 +29,15 @@ SCOPELESS_KEY = "ocx_test_noscope_77aa"
 PIPELINE = "opencx_test"
 DATASET = "opencx"
 TABLES = ("insights", "categories", "teams", "people")
+
+
+@contextlib.contextmanager
+def on_clock_of(sim: Simulator) -> Iterator[None]:
+    """The connector takes the simulator's time as now while the block runs: one clock for the
+    API and the connector, however far a test moved the simulator's."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(NOW_VARIABLE, sim.clock.now().isoformat())
+        yield
 
 
 class Workspace:
@@ -74,7 +85,8 @@ class Workspace:
         }
         if "base_url" not in args:
             args["base_url"] = sim.base_url
-        return run_catching_up(self.pipeline(), args)
+        with on_clock_of(sim):
+            return run_catching_up(self.pipeline(), args)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of `sql` against the dataset (tables unqualified)."""

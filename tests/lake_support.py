@@ -20,7 +20,13 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.runner import run_catching_up
 from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
-from tests.helpers import DATASET, TEST_KEY, expected_insight, expected_insight_columns
+from tests.helpers import (
+    DATASET,
+    TEST_KEY,
+    expected_insight,
+    expected_insight_columns,
+    on_clock_of,
+)
 
 PIPELINE = "opencx_lake_test"
 TABLE_FORMAT_ENV = "DESTINATION__FILESYSTEM__TABLE_FORMAT"
@@ -55,7 +61,8 @@ class Lake:
 
     def load(self, sim: Simulator, **source_args: Any) -> ScanStats:
         """One run the way the command makes it (`run_catching_up`), fast retries, no pacing."""
-        return run_catching_up(self.pipeline(), source_arguments(sim, **source_args))
+        with on_clock_of(sim):
+            return run_catching_up(self.pipeline(), source_arguments(sim, **source_args))
 
     def table(self, name: str) -> pa.Table:
         """Every row as stored: all Parquet files, or the Delta table's current version."""

@@ -4,7 +4,7 @@ half-open, contiguous, re-read windows replace rather than duplicate, open windo
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,13 +12,13 @@ import pytest
 from sources.opencx.activity import floor_to
 from sources.opencx.filters import format_timestamp
 from sources.opencx_simulator import Simulator
-from tests.conftest import SimFactory
+from tests.conftest import SIM_NOW, SimFactory
 from tests.helpers import Workspace, answer_get_with, insight_requests, ts
 
-pytestmark = pytest.mark.warehouses
+pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 
 DAY = timedelta(days=1)
-SINCE = datetime(2026, 8, 20, tzinfo=timezone.utc)
+SINCE = floor_to(SIM_NOW, DAY) - 100 * DAY  # inside the simulator's 180 days of sessions
 UNTIL = SINCE + 60 * DAY
 
 
@@ -112,9 +112,9 @@ def test_rerunning_part_of_a_backfill_changes_nothing(ws: Workspace, busy_sim: S
 
 
 def test_open_window_is_not_read_by_default(ws: Workspace, make_sim: SimFactory) -> None:
-    sim = make_sim(now=None)
+    sim = make_sim()
     ws.load(sim, activity=True, activity_initial_days=4)
-    today = floor_to(datetime.now(timezone.utc), DAY)
+    today = floor_to(sim.clock.now(), DAY)
     ends = [ts(r.body["sessionToDate"]) for r in insight_requests(sim)
             if "sessionToDate" in r.body]  # fmt: skip
     assert len(ends) >= 4
@@ -123,10 +123,10 @@ def test_open_window_is_not_read_by_default(ws: Workspace, make_sim: SimFactory)
 
 
 def test_open_window_is_read_when_asked(ws: Workspace, make_sim: SimFactory) -> None:
-    sim = make_sim(now=None)
+    sim = make_sim()
     sim.store.add_sessions(sim.store.insight_ids()[0], n=1)
     ws.load(sim, activity=True, activity_initial_days=1, activity_include_open_window=True)
-    today = floor_to(datetime.now(timezone.utc), DAY)
+    today = floor_to(sim.clock.now(), DAY)
     assert (
         ws.query(
             f"SELECT COUNT(*) FROM insight_activity WHERE window_start = TIMESTAMPTZ '{today}'"
@@ -138,9 +138,9 @@ def test_open_window_is_read_when_asked(ws: Workspace, make_sim: SimFactory) -> 
 def test_late_sessions_in_the_reread_span_are_picked_up(
     ws: Workspace, make_sim: SimFactory
 ) -> None:
-    sim = make_sim(now=None)
+    sim = make_sim()
     ws.load(sim, activity=True, activity_initial_days=5)
-    yesterday = floor_to(datetime.now(timezone.utc), DAY) - DAY
+    yesterday = floor_to(sim.clock.now(), DAY) - DAY
     target = sim.store.insight_ids()[3]
     before = activity_rows(ws).get((yesterday, target))
     sim.store.add_sessions(target, n=2, created_at=yesterday + timedelta(hours=3))
@@ -154,7 +154,7 @@ def test_late_sessions_in_the_reread_span_are_picked_up(
 
 
 def test_scheduled_runs_read_only_the_reread_windows(ws: Workspace, make_sim: SimFactory) -> None:
-    sim = make_sim(now=None)
+    sim = make_sim()
     ws.load(sim, activity=True, activity_initial_days=6, activity_reread_windows=2)
     sim.clear_requests()
     ws.load(sim, activity=True, activity_reread_windows=2)

@@ -18,7 +18,7 @@ from sources.opencx.settings import DELETION_SAMPLE
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace, answer_get_with, insight_requests, loaded_insights
 
-pytestmark = pytest.mark.warehouses
+pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 
 Hook = Callable[[int, object], None]
 

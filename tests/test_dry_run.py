@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from sources.opencx.filters import format_timestamp
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, only_line, run_cli, run_in_process
 from tests.helpers import TEST_KEY, ts
+
+pytestmark = pytest.mark.clock
 
 STATE = Path("dlt_data", "pipelines", "opencx_insights", "state.json")
 

@@ -30,6 +30,8 @@ STORAGE_VERSIONS_1_4_READS = range(64, 68)
 
 COUNT_TABLES = """
 import json, sys, duckdb
+
+pytestmark = pytest.mark.clock
 con = duckdb.connect(sys.argv[1], read_only=True)
 tables = [row[0] for row in con.execute(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opencx'"

@@ -31,6 +31,8 @@ from tests.lake_support import (
     truth,
 )
 
+pytestmark = pytest.mark.clock
+
 ENTITY_KEYS = {"categories": "id", "teams": "id", "people": "person_key"}
 ACTIVITY_KEY = ("window_start", "insight_id")
 

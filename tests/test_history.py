@@ -14,7 +14,7 @@ from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace
 from tests.test_reconciliation import mutate_everything
 
-pytestmark = pytest.mark.warehouses
+pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 TRACKED = ", ".join(schema.HISTORY_TRACKED)
 
 

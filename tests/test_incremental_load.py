@@ -24,7 +24,7 @@ from tests.helpers import (
     within_lookback,
 )
 
-pytestmark = pytest.mark.warehouses
+pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 
 
 def assert_matches_ground_truth(ws: Workspace, sim: Simulator) -> None:
@@ -179,7 +179,7 @@ def test_backfill_window_loads_only_that_range_and_keeps_cursor(
     expected = {i["id"] for i in truth if since <= ts(i["last_seen_at"]) < until}  # type: ignore[operator]
     assert set(loaded_insights(ws)) == expected
     state = pipeline.state.get("sources", {}).get("opencx", {}).get("resources", {})
-    assert "insight_pages" not in state
+    assert "incremental" not in state.get("insight_pages", {})
 
 
 def test_empty_result_loads_nothing_and_succeeds(ws: Workspace, sim: Simulator) -> None:

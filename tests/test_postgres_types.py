@@ -11,7 +11,10 @@ from tests.conftest import SimFactory
 from tests.helpers import Workspace
 from tests.warehouses import POSTGRES
 
-pytestmark = pytest.mark.parametrize("destination", [POSTGRES], indirect=True, ids=[POSTGRES])
+pytestmark = [
+    pytest.mark.parametrize("destination", [POSTGRES], indirect=True, ids=[POSTGRES]),
+    pytest.mark.clock,
+]
 
 TIMESTAMPTZ = "timestamp with time zone"
 # dlt's `text` is PostgreSQL's `varchar` without a length: the same type as `text` but in name

@@ -3,7 +3,6 @@ reveal reach the tables; deletions are marked, never dropped; an incomplete scan
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import Workspace, expected_insight, insight_requests, loaded_insights
 
-pytestmark = pytest.mark.warehouses
+pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 
 
 def mutate_everything(sim: Simulator) -> dict[str, list[str]]:
@@ -54,7 +53,7 @@ def test_reconciliation_makes_insights_equal_the_api(ws: Workspace, sim: Simulat
     ws.load(sim)
     before = loaded_insights(ws)
     changed = mutate_everything(sim)
-    started = datetime.now().astimezone()
+    started = sim.clock.now()
 
     ws.load(sim, full_refresh=True)
 

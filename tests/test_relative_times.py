@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
+from sources.opencx.clock import NOW_VARIABLE
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import format_timestamp, parse_timestamp, relative_timestamp
 from sources.opencx_simulator import Simulator
-from tests.conftest import SimFactory
+from tests.conftest import SIM_NOW, SimFactory
 from tests.helpers import Workspace, insight_requests, ts
 from tests.test_cli import assert_one_line_error, cli_env, run_cli
+
+pytestmark = pytest.mark.clock
 
 NOW = datetime(2026, 3, 31, 10, 30, 15, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 3, 31, tzinfo=UTC)
@@ -80,7 +83,14 @@ def test_other_text_is_not_a_relative_time(text: str) -> None:
     assert relative_timestamp(text, NOW) is None
 
 
-def test_configured_relative_time_is_relative_to_the_clock() -> None:
+def test_configured_relative_time_counts_back_from_the_connectors_clock() -> None:
+    assert parse_timestamp("since", "7d") == SIM_NOW - timedelta(days=7)
+
+
+def test_configured_relative_time_counts_back_from_the_real_clock_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(NOW_VARIABLE)
     before = datetime.now(UTC)
     moment = parse_timestamp("since", "7d")
     after = datetime.now(UTC)
@@ -137,10 +147,10 @@ def test_backfill_with_relative_bounds_loads_what_was_last_seen_in_them(
     back_since: timedelta,
     back_until: timedelta | None,
 ) -> None:
-    sim = make_sim(now=datetime.now(UTC), page_size=50)  # the API's clock is the real one
-    before = datetime.now(UTC)
+    sim = make_sim(page_size=50)
+    before = sim.clock.now()
     ws.load(sim, since=since, **({"until": until} if until else {}))
-    after = datetime.now(UTC)
+    after = sim.clock.now()
     seen = {item["id"]: ts(item["last_seen_at"]) for item in sim.store.ground_truth()}
     loaded = {row[0] for row in ws.query("SELECT id FROM insights")}
     # the run read the clock somewhere in [before, after]: only those near a bound may go either way
@@ -167,9 +177,9 @@ def test_backfill_with_relative_bounds_loads_what_was_last_seen_in_them(
 def test_session_date_filter_yesterday_sends_its_utc_midnight(
     ws: Workspace, sim: Simulator
 ) -> None:
-    before = datetime.now(UTC)
+    before = sim.clock.now()
     ws.load(sim, session_from_date="yesterday")
-    after = datetime.now(UTC)
+    after = sim.clock.now()
     sent = {request.body["sessionFromDate"] for request in insight_requests(sim)}
     midnights = {
         format_timestamp(datetime.combine(day.date(), datetime.min.time(), UTC) - timedelta(days=1))

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, only_line, run_cli, run_in_process
 from tests.helpers import TEST_KEY, ts
+
+pytestmark = pytest.mark.clock
 
 CANARY_KEY = "ocx_live_CANARY_d41d8cd98f00b204"
 TABLES = ("insights", "categories", "teams", "people", "insight_history", "insight_activity")

@@ -3,10 +3,14 @@ and what the API adds later is stored rather than dropped or fatal."""
 
 from __future__ import annotations
 
+import pytest
+
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import Workspace
+
+pytestmark = pytest.mark.clock
 
 EXPECTED_TYPES = {
     "insight_number": "BIGINT",

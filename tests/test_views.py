@@ -110,9 +110,9 @@ def scenario(root: Path, warehouse: Warehouse) -> Iterator[tuple[Workspace, Trut
                 until=midnight(until).isoformat())  # fmt: skip
         before = {item["id"]: item for item in sim.store.ground_truth()}
         deleted = change_workflow_state(sim, list(before.values()), today)
-        started = datetime.now(timezone.utc)
+        started = sim.clock.now()
         ws.load(sim, full_refresh=True)
-        finished = datetime.now(timezone.utc)
+        finished = sim.clock.now()
         deleted_at = dict(ws.query(
             "SELECT id, deleted_at FROM insights WHERE deleted_at IS NOT NULL"
         ))  # fmt: skip

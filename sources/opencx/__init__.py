@@ -137,18 +137,18 @@ def opencx(
         pages | teams(seen),
         pages | people(seen),
     ]
-    if activity:
-        resources.append(
-            insight_activity(
-                client_settings,
-                filters.to_body(),
-                scan_stats,
-                windows,
-                page_cap,
-                parse_timestamp("since", since) if since is not None else None,
-                parse_timestamp("until", until) if until is not None else None,
-            )
+    resources.append(
+        insight_activity(
+            client_settings,
+            filters.to_body(),
+            scan_stats,
+            windows,
+            page_cap,
+            parse_timestamp("since", since) if since is not None else None,
+            parse_timestamp("until", until) if until is not None else None,
+            enabled=activity,
         )
+    )
     return resources
 
 

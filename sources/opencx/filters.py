@@ -18,6 +18,7 @@ from typing import Any
 import pendulum
 
 from sources.opencx import settings
+from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
 from sources.opencx_filter_table import FILTERS
 
@@ -213,7 +214,7 @@ def parse_timestamp(name: str, value: Any) -> datetime:
 
 def _parse_time_text(name: str, value: str) -> datetime:
     try:
-        relative = relative_timestamp(value, datetime.now(UTC))
+        relative = relative_timestamp(value, utc_now())
     except OverflowError:
         raise _out_of_range(name, value) from None
     if relative is not None:

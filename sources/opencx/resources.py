@@ -21,6 +21,7 @@ from dlt.common.schema.typing import TDeleteInsertStrategyDict, TScd2StrategyDic
 from sources.opencx import activity, reconcile, schema, settings
 from sources.opencx.batches import ScanStats, SeenEntities, batched_records, unique_records
 from sources.opencx.client import ClientSettings, OpenCXClient
+from sources.opencx.clock import utc_now
 from sources.opencx.fingerprints import ChangedOnly, FirstRunRecorder
 from sources.opencx.records import TOMBSTONE
 from sources.opencx.scan import PageTotals, ScanPlan, iter_pages, plan_scan
@@ -35,6 +36,9 @@ CURSOR = "last_seen_at"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ACTIVITY_STATE_KEY = "complete_until"
+# resource-state flag: this pipeline's load already created the resource's tables (see
+# `shape_batch_once`); it commits with the load that created them
+SHAPE_STATE_KEY = "documented_tables"
 
 
 @dlt.resource(name="insight_pages", selected=False)
@@ -50,7 +54,24 @@ def insight_pages(
     last_seen_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(CURSOR),
 ) -> Iterator[list[dict[str, Any]]]:
     """Parsed insights in batches; a complete reconciliation ends with confirmed changes."""
-    started = datetime.now(timezone.utc)
+    yield from _insight_batches(
+        client_settings, filters_body, scan_stats, start_page, max_pages, full_scan,
+        max_deletion_checks, last_seen_at,
+    )  # fmt: skip
+    yield from shape_batch_once(dlt.current.resource_state())
+
+
+def _insight_batches(
+    client_settings: ClientSettings,
+    filters_body: dict[str, Any],
+    scan_stats: ScanStats,
+    start_page: int,
+    max_pages: int,
+    full_scan: bool,
+    max_deletion_checks: int,
+    last_seen_at: dlt.sources.incremental[datetime],
+) -> Iterator[list[dict[str, Any]]]:
+    started = utc_now()
     is_backfill = last_seen_at.end_value is not None
     plan = plan_scan(
         filters_body,
@@ -86,6 +107,25 @@ def insight_pages(
                 )
                 return
             yield from reconcile.confirmed_changes(client, scan_stats, started, max_deletion_checks)
+
+
+def shape_batch_once(state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """An empty batch after a pipeline's first scan, so every table fed from the pages exists.
+
+    Each then has its documented columns, even for a tenant with no insight, team or person.
+
+    dlt creates a table from an empty Arrow table; a dashboard, a dbt source or a BI model
+    reading a table that is missing fails, while an empty one just shows nothing. The flag
+    commits with the load, so a failed first load sends the batch again.
+    """
+    if not state.get(SHAPE_STATE_KEY):
+        state[SHAPE_STATE_KEY] = True
+        yield []
+
+
+def empty_table(table_name: str) -> pa.Table:
+    """The documented columns of `table_name` and no rows (see `shape_batch_once`)."""
+    return schema.arrow_schema(table_name).empty_table()
 
 
 def _scan(
@@ -129,6 +169,8 @@ def _new_entities(
     """Entity rows of an API batch not yet emitted in this run (tombstones carry none)."""
     from sources.opencx import rows  # noqa: PLC0415
 
+    if not records:
+        return empty_table(table_name)
     build = {
         schema.CATEGORIES: rows.categories_table,
         schema.TEAMS: rows.teams_table,
@@ -167,6 +209,8 @@ class InsightTables:
 def _build_insight_rows(records: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
     from sources.opencx import rows  # noqa: PLC0415
 
+    if not records:
+        return empty_table(schema.INSIGHTS), empty_table(schema.HISTORY)
     if records and TOMBSTONE in records[0]:
         table = rows.flat_insights_table(records)
         return table, rows.history_table(table)
@@ -268,17 +312,26 @@ def insight_activity(
     max_pages: int,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    enabled: bool = True,
 ) -> Iterator[pa.Table]:
     """Per window and insight, what the API returns for sessions of that window.
+
+    With `activity` off (`enabled` False) the table is created empty and nothing is read.
 
     `merge_key` on `window_start` makes a re-read window replace its rows. The cursor (end of
     the last complete window) lives in dlt resource state, committed with the load; a backfill
     (`since`/`until`) leaves it alone.
     """
     state = dlt.current.resource_state()
+    if not state.get(SHAPE_STATE_KEY):  # created by the first load: see shape_batch_once
+        state[SHAPE_STATE_KEY] = True
+        yield empty_table(schema.ACTIVITY)
+    if not enabled:
+        return
     stored = state.get(ACTIVITY_STATE_KEY)
     complete_until = datetime.fromisoformat(stored) if stored else None
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     backfill = since is not None or until is not None
     windows = activity.plan_windows(now, complete_until, window_settings, since, until)
     recorded_filters = activity.filters_json(filters_body)

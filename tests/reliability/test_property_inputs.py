@@ -501,7 +501,7 @@ def test_activity_settings_shape_aligned_contiguous_windows(
     def floor(moment: datetime) -> datetime:
         return epoch + ((moment - epoch) // size) * size
 
-    before = datetime.now(timezone.utc)
+    before = small_sim.clock.now()
     fresh(tmp_path).load(
         small_sim,
         activity=True,
@@ -510,7 +510,7 @@ def test_activity_settings_shape_aligned_contiguous_windows(
         activity_reread_windows=reread,
         activity_include_open_window=include_open,
     )
-    after = datetime.now(timezone.utc)
+    after = small_sim.clock.now()
 
     windows = sorted(
         (as_instant(r.body["sessionFromDate"]), as_instant(r.body["sessionToDate"]))
