@@ -7,9 +7,9 @@ to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md`` (
 with ``--record`` also the committed ``bench/results.json``, and regenerates ``bench/RESULTS.md``
 and the README's benchmark sections from it (``python -m bench.publish``).
 
-    python -m bench                     # all cases, 3 repeats (~20 min on 2 cores)
+    python -m bench                     # all cases, 3 repeats (~23 min on 2 cores)
     python -m bench --record            # the same, and publish its figures
-    python -m bench --quick             # 1 repeat, smaller sizes (~4 min)
+    python -m bench --quick             # 1 repeat, smaller sizes (~5 min)
     python -m bench --cases full_100k,full_1m   # the large tenant with its reference
     python -m bench --cases full_30k,latency --repeats 5
     python -m bench --list
@@ -27,9 +27,9 @@ from typing import Any
 
 import psutil
 
-from bench import publish, record, render, report, scale
+from bench import publish, record, render, report, verdicts
 from bench.casekit import SKIPPED, Config
-from bench.cases import full_load_targets, registry, run_case
+from bench.cases import memory_flat_case, registry, run_case
 from bench.harness import IDLE_CPU_PERCENT, Bench, CaseResult, precompile_project, work_dir
 from bench.simproc import PROJECT_ROOT
 
@@ -95,7 +95,7 @@ def select(args: argparse.Namespace, cases: dict[str, Any]) -> list[str] | None:
 
 
 def run_all(args: argparse.Namespace, cfg: Config, selected: list[str]) -> list[CaseResult]:
-    """Every selected case, then the targets that span several cases."""
+    """Every selected case, the memory case derived from the full loads, then every verdict."""
     cases = registry(cfg)
     results: list[CaseResult] = []
     for name in selected:
@@ -112,8 +112,11 @@ def run_all(args: argparse.Namespace, cfg: Config, selected: list[str]) -> list[
         print(f"{status_word(result)} ({result.seconds:.0f} s)", flush=True)
     sizes = {f"full_{n // 1000}k": n for n in cfg.full_sizes}
     full = {sizes[r.name]: r for r in results if r.name in sizes}
-    scale.per_insight_target(results, cfg)
-    return results + full_load_targets(full)
+    memory = memory_flat_case(full)
+    if memory is not None:
+        results.append(memory)
+    verdicts.judge({r.name: r for r in results}, cfg)
+    return results
 
 
 def status_word(result: CaseResult) -> str:
@@ -125,15 +128,17 @@ def status_word(result: CaseResult) -> str:
     return "done"
 
 
-def write(args: argparse.Namespace, data: dict[str, Any]) -> None:
-    """The scratch copy always; the committed file and the documents only with --record."""
+def write(args: argparse.Namespace, data: dict[str, Any]) -> int:
+    """The scratch copy always; the committed file and the documents only with --record (the
+    exit status of publishing them: it refuses a file with failed runs or wrong loads)."""
     record.dump(data, args.out / "latest.json")
     (args.out / "latest.md").write_text(render.results_md(data), encoding="utf-8")
     print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
     if args.record:
         record.dump(data, record.RESULTS_FILE)
         print(f"wrote {record.RESULTS_FILE}")
-        publish.main([])
+        return publish.main([])
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.text(results))
     print(f"\ntotal {meta['total_seconds']:.0f} s")
-    write(args, record.payload(meta, cfg, results))
-    return 1 if any(r.error for r in results) else 0
+    published = write(args, record.payload(meta, cfg, results))
+    return 1 if any(r.error for r in results) or published else 0
 
 
 if __name__ == "__main__":

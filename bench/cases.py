@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ from bench.casekit import (
     rotated,
     short_case_repeats,
     usable,
+    worst_request_excess,
 )
 from bench.harness import (
     CONNECTOR,
@@ -42,7 +43,7 @@ from bench.harness import (
     Bench,
     CaseResult,
     RunRecord,
-    bound_target,
+    Target,
     count_target,
     duckdb_ids,
     faster_target,
@@ -80,49 +81,54 @@ def full_load(bench: Bench, cfg: Config, result: CaseResult, n: int) -> None:
         result.notes.append(f"dlt rest_api ran once at {n} (minutes and GBs per run)")
 
 
-def full_load_targets(results: dict[int, CaseResult]) -> list[CaseResult]:
-    """Targets: wall <= 2x and RSS <= 1.25x the floor at 30k+; RSS(100k) <= 1.2x RSS(10k)."""
+def judged_full_sizes(sizes: list[int]) -> list[int]:
+    """The full-load sizes with wall and RSS targets: 30k and up (the largest if none is)."""
+    return [n for n in sorted(sizes) if n >= 30_000] or sorted(sizes)[-1:]
+
+
+def full_load_targets(result: CaseResult) -> list[Target]:
+    """Wall <= 2x and peak RSS <= 1.25x the floor's (at the sizes `judged_full_sizes` names)."""
+    conn, floor = usable(result, CONNECTOR), usable(result, FLOOR)
+    if conn is None or floor is None:
+        return []
+    return [
+        ratio_target(result.name, "wall vs floor", conn.wall_median, floor.wall_median, 2.0, " s"),
+        ratio_target(
+            result.name, "peak RSS vs floor", conn.rss_median, floor.rss_median, 1.25, " MB"
+        ),
+    ]
+
+
+MEMORY_FLAT_PREFIX = "memory_flat_"
+
+
+def memory_flat_case(results: dict[int, CaseResult]) -> CaseResult | None:
+    """The derived case comparing the connector's peak RSS at the largest size with 10k's."""
     sizes = sorted(results)
-    target_sizes = [n for n in sizes if n >= 30_000] or sizes[-1:]
-    for n in target_sizes:
-        result = results[n]
-        conn, floor = usable(result, CONNECTOR), usable(result, FLOOR)
-        if conn is None or floor is None:
-            continue
-        result.targets.append(
-            ratio_target(
-                result.name, "wall vs floor", conn.wall_median, floor.wall_median, 2.0, " s"
-            )
-        )
-        result.targets.append(
-            ratio_target(
-                result.name, "peak RSS vs floor", conn.rss_median, floor.rss_median, 1.25, " MB"
-            )
-        )
-    flat: list[CaseResult] = []
-    if len(sizes) >= 2:
-        big = sizes[-1]
-        ref = 10_000 if 10_000 in sizes and big != 10_000 else sizes[0]
-        big_s, ref_s = usable(results[big], CONNECTOR), usable(results[ref], CONNECTOR)
-        if big_s is not None and ref_s is not None:
-            case = CaseResult(
-                f"memory_flat_{ref // 1000}k_{big // 1000}k",
-                f"Memory flat in N: connector peak RSS at {big} vs {ref}",
-                f"connector at {ref}",
-                {"from": [results[ref].name, results[big].name]},
-            )
-            case.targets.append(
-                ratio_target(
-                    case.name,
-                    f"RSS({big // 1000}k) vs RSS({ref // 1000}k)",
-                    big_s.rss_median,
-                    ref_s.rss_median,
-                    1.2,
-                    " MB",
-                )
-            )
-            flat.append(case)
-    return flat
+    if len(sizes) < 2:
+        return None
+    big = sizes[-1]
+    ref = 10_000 if 10_000 in sizes and big != 10_000 else sizes[0]
+    return CaseResult(
+        f"{MEMORY_FLAT_PREFIX}{ref // 1000}k_{big // 1000}k",
+        f"Memory flat in N: connector peak RSS at {big} vs {ref}",
+        f"connector at {ref}",
+        {"from": [results[ref].name, results[big].name]},
+    )
+
+
+def memory_flat_targets(case: CaseResult, cases: Mapping[str, CaseResult]) -> list[Target]:
+    """RSS(largest) <= 1.2x RSS(reference): the full cases named in `from`, by their runs."""
+    ref_name, big_name = case.params["from"]
+    ref_case, big_case = cases.get(ref_name), cases.get(big_name)
+    if ref_case is None or big_case is None:
+        return []
+    ref_s, big_s = usable(ref_case, CONNECTOR), usable(big_case, CONNECTOR)
+    if ref_s is None or big_s is None:
+        return []
+    big, ref = int(big_case.params["insights"]), int(ref_case.params["insights"])
+    label = f"RSS({big // 1000}k) vs RSS({ref // 1000}k)"
+    return [ratio_target(case.name, label, big_s.rss_median, ref_s.rss_median, 1.2, " MB")]
 
 
 # ---------------------------------------------------------------------------- latency
@@ -151,18 +157,15 @@ def latency(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     connections = 4 if variant == FLOOR4 else 1
                     argv, env = bench.floor_argv(sim, state, connections), bench.env(state)
                 add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+
+
+def latency_targets(result: CaseResult) -> list[Target]:
+    """Wall <= 1.25x the floor with 4 connections."""
     conn, floor4 = usable(result, CONNECTOR), usable(result, FLOOR4)
-    if conn and floor4:
-        result.targets.append(
-            ratio_target(
-                result.name,
-                "wall vs floor with 4 connections",
-                conn.wall_median,
-                floor4.wall_median,
-                1.25,
-                " s",
-            )
-        )
+    if conn is None or floor4 is None:
+        return []
+    label = "wall vs floor with 4 connections"
+    return [ratio_target(result.name, label, conn.wall_median, floor4.wall_median, 1.25, " s")]
 
 
 # ---------------------------------------------------------------------------- scheduled runs
@@ -216,12 +219,18 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     state = bench.fresh_dir("startup")
                     argv, env = bench.startup_argv(sim), bench.env(state)
                 add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
+
+
+def nothing_new_targets(result: CaseResult) -> list[Target]:
+    """Requests == 1 + lookback pages (worst run); wall <= 1.2x import dlt + 1 request and
+    below dlt rest_api's."""
     conn, startup = usable(result, CONNECTOR), usable(result, STARTUP)
+    targets = []
     if conn and startup:
-        result.targets.append(
-            count_target(result.name, "requests (1 + lookback pages)", max(conn.requests), expected)
-        )
-        result.targets.append(
+        expected = int(result.params["minimum_requests"])
+        label = "requests (1 + lookback pages)"
+        targets += [
+            count_target(result.name, label, max(conn.requests), expected),
             ratio_target(
                 result.name,
                 "wall vs import dlt + 1 request",
@@ -229,15 +238,13 @@ def nothing_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 startup.wall_median,
                 1.2,
                 " s",
-            )
-        )
+            ),
+        ]
     rest = usable(result, REST_API)
     if conn and rest:
-        result.targets.append(
-            faster_target(
-                result.name, "wall vs dlt rest_api", conn.wall_median, rest.wall_median, " s"
-            )
-        )
+        label = "wall vs dlt rest_api"
+        targets.append(faster_target(result.name, label, conn.wall_median, rest.wall_median, " s"))
+    return targets
 
 
 def _bumped_loaded(db: Path, ids: list[str], after: str) -> int:
@@ -265,7 +272,6 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
     # the same K insights every repeat: each bump then leaves the lookback window as it found
     # it, where K fresh ones per repeat grew it by K a repeat and made later repeats harder
     result.params.update(insights=n, k=k, lookback_hours=LOOKBACK_HOURS, same_k_each_repeat=True)
-    worst = (-(10**9), 0, 0)  # (excess, requests, minimum) of the worst connector run
     with SimProcess(n, seed=SEED, page_size=PAGE_SIZE, log_path=bench.work_dir / "sim.log") as sim:
         conn_state, rest_state = _setup_scheduled(bench, sim, result)
         variants = [CONNECTOR, REST_API]
@@ -302,35 +308,50 @@ def k_new(bench: Bench, cfg: Config, result: CaseResult) -> None:
                             f"{variant} repeat {repeat}: only {loaded} of {len(bumped)} "
                             "updated insights carry their new last_seen_at"
                         )
-                if variant == CONNECTOR:
-                    worst = max(worst, (record.requests - expected, record.requests, expected))
+
+
+def k_new_targets(result: CaseResult) -> list[Target]:
+    """Requests == the minimum in the worst repeat; wall below dlt rest_api's."""
     conn, rest = usable(result, CONNECTOR), usable(result, REST_API)
-    if conn is not None:
-        result.targets.append(
-            count_target(result.name, "requests vs minimum (worst repeat)", worst[1], worst[2])
-        )
+    worst = worst_request_excess(result)
+    targets = []
+    if conn is not None and worst is not None:
+        label = "requests vs minimum (worst repeat)"
+        targets.append(count_target(result.name, label, *worst))
     if conn is not None and rest is not None:
-        result.targets.append(
-            faster_target(
-                result.name, "wall vs dlt rest_api", conn.wall_median, rest.wall_median, " s"
-            )
-        )
+        label = "wall vs dlt rest_api"
+        targets.append(faster_target(result.name, label, conn.wall_median, rest.wall_median, " s"))
+    return targets
 
 
 # ---------------------------------------------------------------------------- rate limit
 
 
+# The server's window: a client may start at most `limit` requests in any 60 s.
+LIMIT_WINDOW_S = 60.0
+# A paced backfill may take this much longer than the limit's minimum (start-up, the last
+# pages, normalize and load): well under the next window, which a needless wait would add.
+RATE_WALL_SLACK = 1.1
+
+
+def limit_minimum_s(pages_: int, limit: int) -> float:
+    """The least time from first to last of `pages_` requests that never exceeds `limit` in any
+    60 s: the first `limit` at once, the next `limit` a window later, and so on."""
+    return LIMIT_WINDOW_S * ((pages_ - 1) // limit) if pages_ > 0 and limit > 0 else 0.0
+
+
 def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
-    """A full backfill of R pages under a 600/min limit, the connector pacing just below."""
+    """A full backfill of more pages than the limit allows in a minute, the connector pacing
+    below it: the pacing must hold the rest for the next window (no 429), and no longer."""
     n = cfg.rate_insights
     r_pages = pages(n)
-    ideal = r_pages * 60 / cfg.rate_limit
+    minimum = limit_minimum_s(r_pages, cfg.rate_limit)
     result.params.update(
         insights=n,
         pages=r_pages,
         rate_limit_per_min=cfg.rate_limit,
         client_pace_per_min=cfg.pace,
-        ideal_s=ideal,
+        minimum_s=minimum,
     )
     for repeat in range(cfg.repeats):
         # A fresh simulator per run: the limiter's 60 s window must not carry the previous run.
@@ -346,44 +367,56 @@ def rate_limited(bench: Bench, cfg: Config, result: CaseResult) -> None:
             argv, env = bench.connector_argv(sim, state), bench.connector_env(state, cfg.pace)
             record = add_record(result, bench.run(sim, CONNECTOR, repeat, argv, env, state)[0])
             check_rows(result, record, state / "connector.duckdb", "opencx.insights", n)
-    result.records.append(RunRecord(THEORY, 0, round(ideal, 3), 0.0, r_pages, {}, True))
+    result.records.append(RunRecord(THEORY, 0, minimum, 0.0, r_pages, {}, True))
+
+
+def rate_limit_targets(result: CaseResult) -> list[Target]:
+    """No 429 in any run, and a median wall time the limit governs: at least the limit's minimum
+    (else the case never made the pacing wait) and at most RATE_WALL_SLACK times it."""
+    every = result.summary(CONNECTOR)
+    if every is None:
+        return []
+    r_pages, limit = int(result.params["pages"]), int(result.params["rate_limit_per_min"])
+    minimum = limit_minimum_s(r_pages, limit)
+    targets = [count_target(result.name, "429 responses", every.count_429, 0)]
+    label = (
+        f"wall vs the limit's minimum 60 s x floor(({r_pages} - 1) / {limit}), "
+        f"up to {RATE_WALL_SLACK:g}x"
+    )
     conn = usable(result, CONNECTOR)
-    if conn:
-        result.targets.append(
-            bound_target(
-                result.name,
-                f"wall vs 1.05 x {r_pages} x 60 / {cfg.rate_limit}",
-                conn.wall_median,
-                1.05 * ideal,
-                " s",
-            )
+    if conn is None:
+        targets.append(Target(result.name, label, "-", "-", False, "missed: no run completed"))
+        return targets
+    targets.append(
+        within_target(result.name, label, conn.wall_median, minimum, RATE_WALL_SLACK * minimum)
+    )
+    targets.append(
+        Target(
+            result.name,
+            "(informational) first to last request",
+            f"{conn.span_median:.2f} s",
+            f">= {minimum:.2f} s",
+            None,
+            "informational",
         )
-        result.targets.append(count_target(result.name, "429 responses", conn.count_429, 0))
-        spans = sorted(
-            float(r.extra.get("request_span_s", 0))
-            for r in result.records
-            if r.variant == CONNECTOR and r.ok
+    )
+    return targets
+
+
+def within_target(case: str, label: str, wall: float, low: float, high: float) -> Target:
+    """`low <= wall <= high` seconds; a zero `low` means the case never binds: not a pass."""
+    limit = f"{low:.2f}-{high:.2f} s"
+    if low <= 0:
+        verdict = (
+            "missed: does not bind (every page fits in one minute's limit, so pacing never waits)"
         )
-        if spans:
-            result.targets.append(
-                bound_target(
-                    result.name,
-                    "(informational) first-to-last request only",
-                    spans[len(spans) // 2],
-                    1.05 * ideal,
-                    " s",
-                )
-            )
-        if spans:
-            span = spans[len(spans) // 2]
-            result.notes.append(
-                f"first to last request at the simulator: {span:.2f} s at the median "
-                f"({span / ideal:.3f}x ideal; the connector starts at most {cfg.pace:g} "
-                f"requests in any 60 s, so {r_pages} requests need at least "
-                f"{60 * ((r_pages - 1) // int(cfg.pace)):.0f} s of waiting); the other "
-                f"{conn.wall_median - span:.2f} s of the median wall time are start-up before "
-                "the first request and normalise + load after the last"
-            )
+        return Target(case, label, f"{wall:.2f} s", limit, False, verdict)
+    if wall < low:
+        verdict = "missed: faster than the limit allows (the pacing did not bind)"
+        return Target(case, label, f"{wall:.2f} s", limit, False, verdict)
+    met = wall <= high
+    verdict = "met" if met else f"missed by {100 * (wall / high - 1):.1f}%"
+    return Target(case, label, f"{wall:.2f} s", limit, met, verdict)
 
 
 # ---------------------------------------------------------------------------- faults
@@ -411,7 +444,6 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
         truth = set(clean.command("ids")["ids"])
     result.params.update(reference_rows=ref_rows, reference_matches_simulator=ref_ids == truth)
     variants = [CONNECTOR, FLOOR_RETRY, FLOOR4_RETRY]
-    complete = True
     for repeat in range(cfg.repeats):
         for variant in rotated(variants, repeat):
             with SimProcess(
@@ -436,7 +468,6 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                     env, db, table = bench.env(state), state / "floor.duckdb", "insights"
                 record = add_record(result, bench.run(sim, variant, repeat, argv, env, state)[0])
             if not record.ok:
-                complete = complete and variant != CONNECTOR
                 continue
             rows, ids = duckdb_ids(db, table)
             missing, extra = len(ref_ids - ids), len(ids - ref_ids)
@@ -444,36 +475,45 @@ def faults(bench: Bench, cfg: Config, result: CaseResult) -> None:
                 rows=rows, missing=missing, unexpected=extra, duplicates=rows - len(ids)
             )
             if variant == CONNECTOR and (missing or extra or rows != len(ids)):
-                complete = False
                 result.notes.append(
                     f"connector repeat {repeat}: {missing} missing, "
                     f"{extra} unexpected, {rows - len(ids)} duplicates"
                 )
-    conn, floor = usable(result, CONNECTOR), usable(result, FLOOR_RETRY)
-    if result.summary(CONNECTOR) is not None:  # a failed connector run is an incomplete one
-        result.targets.append(
-            count_target(
-                result.name, "runs incomplete or with rows missing", 0 if complete else 1, 0
-            )
-        )
-    floor4 = usable(result, FLOOR4_RETRY)
+    conn, floor4 = usable(result, CONNECTOR), usable(result, FLOOR4_RETRY)
     if conn and floor4:
         result.notes.append(
             f"connector / floor with 4 connections and the same retries: "
             f"{conn.wall_median / floor4.wall_median:.2f}x (informational; the target compares "
             "with the sequential floor, as issue #4 words it)"
         )
+
+
+def complete_load(record: RunRecord) -> bool:
+    """A run that finished with every reference row once (`faults` compares ids after each)."""
+    checked = ("missing", "unexpected", "duplicates")
+    return (
+        record.ok
+        and all(key in record.extra for key in checked)
+        and not any(record.extra[key] for key in checked)
+    )
+
+
+def faults_targets(result: CaseResult) -> list[Target]:
+    """Every connector run complete (a failed run is an incomplete one); wall <= 1.5x the
+    sequential floor with the same retries."""
+    runs = [r for r in result.records if r.variant == CONNECTOR]
+    if not runs:
+        return []
+    incomplete = sum(1 for r in runs if not complete_load(r))
+    label = "runs incomplete or with rows missing"
+    targets = [count_target(result.name, label, incomplete, 0)]
+    conn, floor = usable(result, CONNECTOR), usable(result, FLOOR_RETRY)
     if conn and floor:
-        result.targets.append(
-            ratio_target(
-                result.name,
-                "wall vs floor with the same retries",
-                conn.wall_median,
-                floor.wall_median,
-                1.5,
-                " s",
-            )
+        label = "wall vs floor with the same retries"
+        targets.append(
+            ratio_target(result.name, label, conn.wall_median, floor.wall_median, 1.5, " s")
         )
+    return targets
 
 
 # ---------------------------------------------------------------------------- diagnostics

@@ -30,7 +30,7 @@ FLOOR_RETRY = "floor (same retries)"
 FLOOR4_RETRY = "floor (4 connections, same retries)"
 REST_API = "dlt rest_api"
 STARTUP = "import dlt + 1 request"
-THEORY = "R x 60 / limit"
+THEORY = "60 s x floor((R - 1) / limit)"  # the least time R requests take under the limit
 DIAGNOSTIC = "none (diagnostic)"
 # CPU use by other processes above which timings are noticeably skewed (`--wait-idle`).
 IDLE_CPU_PERCENT = 25.0

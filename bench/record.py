@@ -23,7 +23,8 @@ from typing import Any
 
 import psutil
 
-from bench.casekit import LOOKBACK_HOURS, PAGE_SIZE, SEED, SKIPPED, Config
+from bench import verdicts
+from bench.casekit import LOOKBACK_HOURS, PAGE_SIZE, SEED, SKIPPED, Config, wrong_loads
 from bench.cases import registry
 from bench.harness import CaseResult
 from bench.measure import POLL_S
@@ -166,8 +167,11 @@ def config_of(data: dict[str, Any]) -> Config:
 
 
 def cases_of(data: dict[str, Any]) -> dict[str, CaseResult]:
-    """The recorded cases by name, rebuilt so the tables come from the same code as stdout."""
-    return {c["name"]: CaseResult.from_json(c) for c in data["cases"]}
+    """The recorded cases by name, rebuilt so the tables come from the same code as stdout, and
+    judged again from their runs: the targets stored beside them are never what is published."""
+    cases = {c["name"]: CaseResult.from_json(c) for c in data["cases"]}
+    verdicts.judge(cases, config_of(data))
+    return cases
 
 
 def required_cases(data: dict[str, Any]) -> list[str]:
@@ -210,6 +214,7 @@ def problems(data: dict[str, Any]) -> list[str]:
         for s in (c.summary(v) for v in c.variants())
         if s is not None and s.failed
     ]
+    found += [f"case {c.name}: {wrong}" for c in cases.values() for wrong in wrong_loads(c)]
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import render_more, report
 from bench.casekit import pages
+from bench.cases import RATE_WALL_SLACK
 from bench.harness import (
     DIAGNOSTIC,
     IDLE_CPU_PERCENT,
@@ -478,7 +479,10 @@ def cases_table(data: dict[str, Any]) -> str:
             f"full backfill of {cfg.rate_insights} insights = R = {pages(cfg.rate_insights)} "
             f"pages, simulator limit {cfg.rate_limit}/min (sliding window, `Retry-After: "
             f"{cfg.retry_after:g}`), connector paced at {cfg.pace:g}/min; a fresh simulator "
-            "per run",
+            "per run. The pacing binds when R exceeds the limit: the connector starts its "
+            "first pages at once and holds the rest for the next 60 s window, so the wall time "
+            "must lie between the limit's minimum, 60 s x floor((R - 1) / limit), and "
+            f"{RATE_WALL_SLACK:g}x it, with no 429",
         ],
         [
             "faults",

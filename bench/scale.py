@@ -82,13 +82,20 @@ def large_load(bench: Bench, cfg: Config, result: CaseResult) -> None:
         f"the connector ran once at {n} (minutes per run); the simulator took "
         f"{sim.start_s:.0f} s and {result.params['simulator_rss_mb']} MB to generate the data"
     )
-    if record.ok:
-        result.targets.append(rows_target(result.name, record, n))
-        result.targets.append(
-            bound_target(
-                result.name, "peak RSS under 1 GiB", record.peak_rss_mb, LARGE_RSS_LIMIT_MB, " MB"
-            )
-        )
+
+
+def large_load_targets(result: CaseResult, reference: CaseResult | None) -> list[Target]:
+    """Every row once, peak RSS under 1 GiB, and wall per insight against the reference case."""
+    run = next((r for r in result.records if r.variant == CONNECTOR and r.ok), None)
+    if run is None:
+        return []
+    return [
+        rows_target(result.name, run, int(result.params["insights"])),
+        bound_target(
+            result.name, "peak RSS under 1 GiB", run.peak_rss_mb, LARGE_RSS_LIMIT_MB, " MB"
+        ),
+        per_insight_target(result, reference),
+    ]
 
 
 def rows_target(case: str, record: RunRecord, want: int) -> Target:
@@ -101,35 +108,25 @@ def rows_target(case: str, record: RunRecord, want: int) -> Target:
     )
 
 
-def per_insight_target(results: list[CaseResult], cfg: Config) -> None:
+def per_insight_target(large: CaseResult, reference: CaseResult | None) -> Target:
     """Wall time per insight at the large size vs the reference full load of the same run.
 
-    Added after every case ran (it spans two); a run without the reference says so instead.
+    A run without the reference (it is another case) says so instead of judging.
     """
-    by_name = {r.name: r for r in results}
-    large = by_name.get(full_case_name(cfg.large_insights))
-    if large is None or usable(large, CONNECTOR) is None:
-        return
-    ref_name = full_case_name(cfg.large_reference)
+    ref_name = str(large.params["reference"])
     label = f"wall per insight vs {ref_name}'s (<= {PER_INSIGHT_SLACK:g}x: noise of one run)"
-    reference = by_name.get(ref_name)
     ref = usable(reference, CONNECTOR) if reference is not None else None
     big = usable(large, CONNECTOR)
-    if ref is None or big is None:
+    if reference is None or ref is None or big is None:
         verdict = f"not judged: {ref_name} did not run (--cases {ref_name},{large.name})"
-        large.targets.append(
-            Target(large.name, label, "-", f"<= {PER_INSIGHT_SLACK:g}x", None, verdict)
-        )
-        return
-    large.targets.append(
-        ratio_target(
-            large.name,
-            label,
-            1e6 * big.wall_median / cfg.large_insights,
-            1e6 * ref.wall_median / cfg.large_reference,
-            PER_INSIGHT_SLACK,
-            " us",
-        )
+        return Target(large.name, label, "-", f"<= {PER_INSIGHT_SLACK:g}x", None, verdict)
+    return ratio_target(
+        large.name,
+        label,
+        1e6 * big.wall_median / int(large.params["insights"]),
+        1e6 * ref.wall_median / int(reference.params["insights"]),
+        PER_INSIGHT_SLACK,
+        " us",
     )
 
 
@@ -195,7 +192,6 @@ def state_case(bench: Bench, cfg: Config, result: CaseResult) -> None:
     )
     loads = [row for n in cfg.state_sizes for row in _state_at(bench, cfg, result, n)]
     result.data["state"] = loads
-    result.targets += state_targets(result.name, loads)
 
 
 def _bound(row: dict[str, Any]) -> float:

@@ -262,19 +262,16 @@ def test_state_targets_bound_by_the_lookback_not_the_tenant() -> None:
 
 
 def test_the_large_load_is_judged_per_insight_against_its_reference() -> None:
-    cfg = Config.full()
-    large = CaseResult("full_1m", "t", "b", {})
+    large = CaseResult("full_1m", "t", "b", {"insights": 1_000_000, "reference": "full_100k"})
     large.records.append(RunRecord(CONNECTOR, 0, 170.0, 900.0, 20_000, {}, True))
-    reference = CaseResult("full_100k", "t", "b", {})
+    reference = CaseResult("full_100k", "t", "b", {"insights": 100_000})
     reference.records.append(RunRecord(CONNECTOR, 0, 16.0, 650.0, 2000, {}, True))
-    scale.per_insight_target([reference, large], cfg)
-    (target,) = large.targets
+    target = scale.per_insight_target(large, reference)
     assert target.measured == "170.00 us / 160.00 us = 1.06x"
     assert target.met is True
-    alone = CaseResult("full_1m", "t", "b", {}, records=list(large.records))
-    scale.per_insight_target([alone], cfg)
-    assert alone.targets[0].met is None
-    assert "full_100k did not run" in alone.targets[0].verdict
+    alone = scale.per_insight_target(large, None)
+    assert alone.met is None
+    assert "full_100k did not run" in alone.verdict
 
 
 def test_a_machine_without_postgres_skips_the_postgres_cases_saying_why(

@@ -3,7 +3,11 @@ clear error and leave the destination and the cursor as they were."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import subprocess
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from sources.opencx.errors import (
 )
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
+from tests.cron_support import cli_env, start_cli
 from tests.helpers import (
     SCOPELESS_KEY,
     TEST_KEY,
@@ -108,12 +113,57 @@ def test_a_load_within_the_minutes_budget_makes_its_requests_without_waiting(
     assert times[-1] - times[0] < (len(times) - 1) * 0.5 / 2
 
 
+# A first load of the default simulator reads 35 pages; the server answers 429 past LIMIT
+# requests in any 60 s, and the connector is paced at PACE a minute, below it.
+LIMIT, PACE = 12, 10
+# How long the test watches a paced run hold its next request (an unpaced one sends all 35
+# within a fraction of this); the hold itself lasts the rest of the minute.
+HOLD_S = 2.0
+
+
+class PagesServed:
+    """Set once the simulator has served `count` pages of POST /insights."""
+
+    def __init__(self, sim: Simulator, count: int) -> None:
+        self.reached = threading.Event()
+        self._count, self._served = count, 0
+        self._lock = threading.Lock()
+        sim.on_request = self._hook
+
+    def _hook(self, _index: int, _body: object) -> None:
+        with self._lock:
+            self._served += 1
+            if self._served >= self._count:
+                self.reached.set()
+
+
 def test_rate_limited_server_sees_no_429_when_paced_below_it(
-    ws: Workspace, make_sim: SimFactory
+    tmp_path: Path, make_sim: SimFactory
 ) -> None:
-    sim = make_sim(rate_limit_per_minute=1500, n_insights=120)
-    ws.load(sim, requests_per_minute=1400)
-    assert all(r.status != 429 for r in sim.requests)
+    """The pacing binds: the load needs more requests than the server allows in a minute.
+
+    The run (a real process, so the test can end it while it waits) starts its first PACE
+    requests at once and then holds the next until the first is 60 s old: the server sees PACE
+    requests and no 429. Unpaced, it sends every page at once and the server answers 429 past
+    LIMIT.
+    """
+    sim = make_sim(rate_limit_per_minute=LIMIT)
+    burst = PagesServed(sim, PACE)
+    env = cli_env(tmp_path, SOURCES__OPENCX__REQUESTS_PER_MINUTE=str(PACE))
+    proc = start_cli(env, "--base-url", sim.base_url)
+    try:
+        assert burst.reached.wait(timeout=60), proc.stderr
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=HOLD_S)  # a paced run is still waiting for its minute
+        still_running = proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+    seen = insight_requests(sim)
+    assert [r.status for r in seen] == [200] * PACE
+    times = sorted(r.at for r in seen)
+    assert times[-1] - times[0] < HOLD_S  # a burst: requests under the budget do not wait
+    assert still_running
 
 
 def test_bad_key_fails_with_401_and_changes_nothing(ws: Workspace, sim: Simulator) -> None:

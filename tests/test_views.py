@@ -472,8 +472,12 @@ def test_each_warehouses_checks_share_one_xdist_group_and_so_one_scenario(
     request: pytest.FixtureRequest, loaded: tuple[Workspace, Truth]
 ) -> None:
     """The scenario is loaded once per warehouse only if its checks run on one worker: conftest
-    groups them by the fixture's parameter (a pytest or xdist upgrade could silently undo it)."""
-    if not getattr(request.config.option, "loadgroup", False):
-        return  # a serial run (-n0): its one process loads each scenario once anyway
+    marks them with one xdist group per fixture parameter, and on a `--dist loadgroup` worker
+    writes the group into the node id the scheduler groups by (a pytest or xdist upgrade could
+    silently undo either). A serial run (-n0) has the marks but no scheduler to tell."""
     ws, _ = loaded
-    assert request.node.nodeid.endswith(f"@tests/test_views.py[loaded={ws.warehouse.name}]")
+    group = f"tests/test_views.py[loaded={ws.warehouse.name}]"
+    marked = [mark.args[0] for mark in request.node.iter_markers("xdist_group")]
+    assert marked == [group]
+    on_loadgroup_worker = bool(getattr(request.config.option, "loadgroup", False))
+    assert request.node.nodeid.endswith(f"@{group}") == on_loadgroup_worker
