@@ -48,11 +48,12 @@ import pytest
 from dlt.common.json import json as dlt_json
 from dlt.common.versioned_state import decompress_state
 
+from pipelines.owed_repair import OWED_MARK
 from sources.opencx import schema, settings
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import expected_entities, expected_insight, insight_requests
-from tests.reliability.support import seed_cli_pipeline
+from tests.reliability.support import cli_pipeline, seed_cli_pipeline
 from tests.test_cli import ROOT, SCRIPT, cli_env
 from tests.warehouses import DATASET, POSTGRES, DuckDBWarehouse, PostgresWarehouse, Warehouse
 
@@ -645,18 +646,28 @@ def test_a_kill_before_the_repair_of_a_resumed_load_is_repaired_by_the_next_run(
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
 
 
+# how dlt comes to abort the resumed package after its terminal job failure
+ABORTED_BY_DLT = "aborted-by-dlt-on-the-failure"  # load.auto_abort_on_terminal_error
+ABORTED_BY_OPERATOR = (
+    "aborted-by-the-operator-after-the-failed-run"  # dlt pipeline .. abort-packages
+)
+
+
+@pytest.mark.parametrize("abort", [ABORTED_BY_DLT, ABORTED_BY_OPERATOR])
 def test_a_resumed_load_whose_package_aborts_is_still_repaired_by_the_next_run(
     tmp_path: Path,
     make_sim: SimFactory,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     destination: Warehouse,
+    abort: str,
 ) -> None:
     """The history staging copy is committed twice (a kill after the first copy, then its
     resumption) and merged, the kill coming right after that merge committed. The next run
-    resumes the merge, which fails terminally (the table is missing meanwhile): with dlt's
-    `load.auto_abort_on_terminal_error`, dlt aborts the package and rewinds the local state to
-    the package's start, from before the repair was owed. The run after must still repair."""
+    resumes the merge, which fails terminally (the table is missing meanwhile). dlt aborts the
+    package, on the failure (`load.auto_abort_on_terminal_error`) or when the operator asks
+    (`dlt pipeline <name> abort-packages`), and rewinds the local state to the package's start,
+    from before the repair was owed. The run after must still repair."""
     point = KillPoint(
         "incremental",
         'pause:after-sql:INSERT INTO "opencx_staging"."insight_history"',
@@ -666,13 +677,18 @@ def test_a_resumed_load_whose_package_aborts_is_still_repaired_by_the_next_run(
     kill_run(scn, point.trigger(destination))
     kill_run(scn, "pause:merge-committed:insight_history")
     rename_table(destination, schema.HISTORY, "insight_history_away")
-    aborted = run_to_exit(scn, {"LOAD__AUTO_ABORT_ON_TERMINAL_ERROR": "true"})
+    auto_abort = {"LOAD__AUTO_ABORT_ON_TERMINAL_ERROR": "true"} if abort == ABORTED_BY_DLT else {}
+    failed = run_to_exit(scn, auto_abort)
     rename_table(destination, "insight_history_away", schema.HISTORY)
-    assert aborted.returncode != 0
-    assert "failed terminally" in aborted.stderr, aborted.stderr
+    assert failed.returncode != 0
+    assert "failed terminally" in failed.stderr, failed.stderr
+    if abort == ABORTED_BY_OPERATOR:
+        assert pending_packages(scn) != [], "the failed package waits to be loaded again"
+        cli_pipeline(tmp_path, destination).abort_packages()
     assert pending_packages(scn) == [], "dlt aborted the resumed package"
     assert doubled_open_versions(destination) > 0, "the resumed load left duplicates to repair"
 
     scn.sim.config.latency_s = 0.0
     change_while_down(scn)
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
+    assert not (scn.pipeline_dir / OWED_MARK).exists(), "the repair ran, so it is owed no more"
