@@ -30,6 +30,7 @@ from pipelines.destination_config import resolving_partial_configuration_once
 from pipelines.destination_state import mark_restored_when_current
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
+from pipelines.owed_repair import owe_repair, repair_if_owed
 from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
 from pipelines.progress import StepCollector, progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
@@ -40,7 +41,6 @@ from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.repair import owe_repair, repair_if_owed
 from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

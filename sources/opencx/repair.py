@@ -6,12 +6,8 @@ copies the same file again, so the staging table holds each of its rows twice. N
 removes them: the `insights` merge is declared deduplicated (a run holds one version per
 insight, so dlt's `ROW_NUMBER()` pass would be pure cost on every other load) and dlt's scd2
 merge never deduplicates. Both final tables then hold every row of that file twice, whole-row
-identical, so keeping one of each is exact. Only needed after a resumed load.
-
-The repair is owed from the moment a run starts resuming a package until it has run: a run
-killed in between (the package loaded, the duplicates not yet removed) leaves no package
-pending, so the debt is written into the pipeline's local state first (`REPAIR_OWED_KEY`) and
-cleared only once the repair finished; the next run pays it.
+identical, so keeping one of each is exact. Only needed after a resumed load
+(`pipelines.owed_repair` remembers when it is owed).
 """
 
 from __future__ import annotations
@@ -25,26 +21,6 @@ from sources.opencx import schema
 
 # the tables whose merges keep a repeated staging copy's rows
 REPAIRED_TABLES = (schema.INSIGHTS, schema.HISTORY)
-# local state (never sent to the destination): a resumed load whose repair has not run yet
-REPAIR_OWED_KEY = "opencx_repair_owed"
-
-
-def owe_repair(pipeline: Pipeline) -> None:
-    """Record, before resuming a load package, that its repair is owed."""
-    pipeline.set_local_state_val(REPAIR_OWED_KEY, True)
-
-
-def repair_if_owed(pipeline: Pipeline) -> dict[str, int] | None:
-    """Run the repair a resumed load owes (None if none is owed), then clear the debt."""
-    try:
-        owed = pipeline.get_local_state_val(REPAIR_OWED_KEY)
-    except KeyError:
-        owed = False
-    if not owed:
-        return None
-    removed = dedupe_after_resumed_load(pipeline)
-    pipeline.set_local_state_val(REPAIR_OWED_KEY, False)
-    return removed
 
 
 def dedupe_after_resumed_load(pipeline: Pipeline) -> dict[str, int]:

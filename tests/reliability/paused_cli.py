@@ -18,6 +18,8 @@ Points (``name`` or ``name:argument``):
   its commit) the first destination statement containing ``<text>`` (DuckDB or PostgreSQL).
 - ``after-copy:<table>``: PostgreSQL only, where dlt loads files with ``COPY`` rather than SQL
   statements: the CSV copy of ``<table>`` committed, its job not yet recorded as done.
+- ``merge-committed:<table>``: the merge (SQL) job of ``<table>`` committed, dlt has not recorded
+  it yet (a resumed load runs it again).
 - ``complete-package``: every job done, the ``_dlt_loads`` row not yet written.
 - ``package-archive``: ``_dlt_loads`` row written, package not yet moved to ``load/loaded``.
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
@@ -115,6 +117,8 @@ def _pause_in_queries(client: Any, point: str, needle: str, after: bool) -> None
 def _destination_point(name: str, spec: str, arg: str) -> None:
     if name == "after-copy":
         _copy_point(spec, arg)
+    elif name == "merge-committed":
+        _merge_point(spec, arg)
     else:
         _sql_point(spec, arg, after=name == "after-sql")
 
@@ -130,6 +134,19 @@ def _copy_point(point: str, table: str) -> None:
             pause(point)
 
     PostgresCsvCopyJob.run = run  # type: ignore[method-assign]
+
+
+def _merge_point(point: str, table: str) -> None:
+    from dlt.destinations.job_client_impl import SqlLoadJob  # noqa: PLC0415
+
+    original = SqlLoadJob.run
+
+    def run(self: Any) -> None:
+        original(self)  # the job's statements ran in one transaction, now committed
+        if self.load_table_name == table:
+            pause(point)
+
+    SqlLoadJob.run = run  # type: ignore[method-assign]
 
 
 # points just before a function of the runner runs
@@ -161,7 +178,7 @@ def arm(spec: str) -> None:
 
         _job_point(PackageStorage, "start_job" if name == "job-started" else "complete_job",
                    spec, arg)  # fmt: skip
-    elif name in ("before-sql", "after-sql", "after-copy"):
+    elif name in ("before-sql", "after-sql", "after-copy", "merge-committed"):
         _destination_point(name, spec, arg)
     elif name == "complete-package":
         from dlt.load.load import Load  # noqa: PLC0415

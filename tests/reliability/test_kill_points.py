@@ -18,6 +18,9 @@ Every point runs on DuckDB and on PostgreSQL (a database of its own, the command
 with `--destination postgres`), where dlt loads files with `COPY` instead of SQL statements: the
 DuckDB point after a table's copy (its append on a first load, its staging copy later) is, there,
 the point after that `COPY` committed.
+
+Two tests follow a resumed load further, since its repair must not be forgotten: a kill before
+the repair ran, and dlt aborting the resumed package after a terminal job failure.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import psycopg2
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -43,13 +48,14 @@ import pytest
 from dlt.common.json import json as dlt_json
 from dlt.common.versioned_state import decompress_state
 
+from pipelines.owed_repair import OWED_MARK
 from sources.opencx import schema, settings
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import expected_entities, expected_insight, insight_requests
-from tests.reliability.support import seed_cli_pipeline
+from tests.reliability.support import cli_pipeline, seed_cli_pipeline
 from tests.test_cli import ROOT, SCRIPT, cli_env
-from tests.warehouses import POSTGRES, DuckDBWarehouse, Warehouse
+from tests.warehouses import DATASET, POSTGRES, DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 N_INSIGHTS = 300
@@ -316,6 +322,31 @@ def kill_at_request(scn: Scenario, number: int) -> None:
         scn.sim.on_request = None
 
 
+def rename_table(warehouse: Warehouse, table: str, new_name: str) -> None:
+    """Rename a table of the dataset and commit (as an operator's session would)."""
+    statement = f"ALTER TABLE {DATASET}.{table} RENAME TO {new_name}"
+    if isinstance(warehouse, DuckDBWarehouse):
+        with duckdb.connect(str(warehouse.path)) as con:
+            con.execute(statement)
+        return
+    assert isinstance(warehouse, PostgresWarehouse)
+    with contextlib.closing(psycopg2.connect(warehouse.dsn)) as connection, connection:
+        connection.cursor().execute(statement)
+
+
+def run_to_exit(scn: Scenario, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command run to its end in a process of its own, with `extra_env` set."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *scn.args],
+        env={**scn.env, **extra_env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+        check=False,
+    )
+
+
 # ---------------------------------------------------------------------------- inspecting
 
 
@@ -426,6 +457,17 @@ def insight_rows(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
+def doubled_open_versions(warehouse: Warehouse) -> int:
+    """Insights with more than one open history version."""
+    return len(
+        select(
+            warehouse,
+            "SELECT insight_id FROM insight_history WHERE valid_to IS NULL "
+            "GROUP BY insight_id HAVING COUNT(*) > 1",
+        )
+    )
+
+
 def assert_no_duplicates(warehouse: Warehouse) -> None:
     present = warehouse.tables()
     for table, key in KEYS.items():
@@ -435,12 +477,8 @@ def assert_no_duplicates(warehouse: Warehouse) -> None:
             )[0]
             assert total == distinct, f"{total - distinct} duplicate {key}s in {table}"
     if "insight_history" in present:
-        doubled = select(
-            warehouse,
-            "SELECT insight_id FROM insight_history WHERE valid_to IS NULL "
-            "GROUP BY insight_id HAVING COUNT(*) > 1",
-        )
-        assert doubled == [], f"{len(doubled)} insights with two open history versions"
+        doubled = doubled_open_versions(warehouse)
+        assert doubled == 0, f"{doubled} insights with two open history versions"
 
 
 def without_deletion(row: dict[str, Any]) -> dict[str, Any]:
@@ -606,3 +644,51 @@ def test_a_kill_before_the_repair_of_a_resumed_load_is_repaired_by_the_next_run(
     scn.sim.config.latency_s = 0.0
     change_while_down(scn)
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
+
+
+# how dlt comes to abort the resumed package after its terminal job failure
+ABORTED_BY_DLT = "aborted-by-dlt-on-the-failure"  # load.auto_abort_on_terminal_error
+ABORTED_BY_OPERATOR = (
+    "aborted-by-the-operator-after-the-failed-run"  # dlt pipeline .. abort-packages
+)
+
+
+@pytest.mark.parametrize("abort", [ABORTED_BY_DLT, ABORTED_BY_OPERATOR])
+def test_a_resumed_load_whose_package_aborts_is_still_repaired_by_the_next_run(
+    tmp_path: Path,
+    make_sim: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    destination: Warehouse,
+    abort: str,
+) -> None:
+    """The history staging copy is committed twice (a kill after the first copy, then its
+    resumption) and merged, the kill coming right after that merge committed. The next run
+    resumes the merge, which fails terminally (the table is missing meanwhile). dlt aborts the
+    package, on the failure (`load.auto_abort_on_terminal_error`) or when the operator asks
+    (`dlt pipeline <name> abort-packages`), and rewinds the local state to the package's start,
+    from before the repair was owed. The run after must still repair."""
+    point = KillPoint(
+        "incremental",
+        'pause:after-sql:INSERT INTO "opencx_staging"."insight_history"',
+        on_postgres="pause:after-copy:insight_history",
+    )
+    scn = make_scenario(tmp_path, make_sim, point, destination)
+    kill_run(scn, point.trigger(destination))
+    kill_run(scn, "pause:merge-committed:insight_history")
+    rename_table(destination, schema.HISTORY, "insight_history_away")
+    auto_abort = {"LOAD__AUTO_ABORT_ON_TERMINAL_ERROR": "true"} if abort == ABORTED_BY_DLT else {}
+    failed = run_to_exit(scn, auto_abort)
+    rename_table(destination, "insight_history_away", schema.HISTORY)
+    assert failed.returncode != 0
+    assert "failed terminally" in failed.stderr, failed.stderr
+    if abort == ABORTED_BY_OPERATOR:
+        assert pending_packages(scn) != [], "the failed package waits to be loaded again"
+        cli_pipeline(tmp_path, destination).abort_packages()
+    assert pending_packages(scn) == [], "dlt aborted the resumed package"
+    assert doubled_open_versions(destination) > 0, "the resumed load left duplicates to repair"
+
+    scn.sim.config.latency_s = 0.0
+    change_while_down(scn)
+    assert_converged(scn, run_again(scn, monkeypatch, capsys))
+    assert not (scn.pipeline_dir / OWED_MARK).exists(), "the repair ran, so it is owed no more"
