@@ -25,7 +25,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines import duckdb_file, first_load, lake, orgs, run_settings
+from pipelines import duckdb_file, first_load, first_run_cleanup, lake, orgs, run_settings
 from pipelines.destination_config import resolving_partial_configuration_once
 from pipelines.destination_state import mark_restored_when_current
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
@@ -252,7 +252,8 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
 
     Every setting is checked first (as `--dry-run` checks them); then the pipeline's lock, so a
     second run of the same pipeline stops before touching the destination (whose DuckDB file
-    the first run holds), the state or the API.
+    the first run holds), the state or the API. A run that fails before a load completed
+    removes the pipeline folder and DuckDB file it created (`first_run_cleanup`).
     """
     started = time.monotonic()
     source_args = checked_settings(args, org).source_args
@@ -271,7 +272,11 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
             stack.enter_context(duckdb_file.one_load_job_at_a_time())
         record.location, record.dataset = target.description, target.dataset
         steps = StepCollector()
-        pipeline = make_pipeline(target, steps)
+        pipeline = stack.enter_context(
+            first_run_cleanup.undone_unless_loaded(
+                lambda: make_pipeline(target, steps), pipelines_dir / name, target.duckdb_path
+            )
+        )
         if cursor_value(pipeline) is None and not duckdb_file.not_created_yet(pipeline):
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
