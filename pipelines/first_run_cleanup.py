@@ -7,10 +7,11 @@ used to leave both behind: an empty 12 KB database, which the report and the not
 instead of the demo's, and in which the README's first query failed with a catalog error.
 
 So what did not exist before the run (the pipeline folder, the database file, its `.wal` and
-its spill directory) is removed when the run fails without having completed a load package:
-dlt moves a package to its completed ones only after its jobs and its `_dlt_loads` row
-committed, so nothing committed is ever removed. What existed before the run, a database or a
-pipeline folder of earlier runs, is never touched, whatever happens.
+its spill directory) is removed when the run fails without having completed a load package
+(`Pipeline.list_completed_load_packages`): dlt completes a package once its jobs and its
+`_dlt_loads` row committed and it emptied the staging dataset (should that last step fail,
+the new files go all the same, and the next run loads again). What existed before the run, a
+database or a pipeline folder of earlier runs, is never touched, whatever happens.
 
 A killed run (SIGKILL, power loss) cleans nothing up: it leaves the pipeline folder and, once
 extraction started, the database file, empty or with the jobs that committed. The next run
