@@ -10,6 +10,8 @@
 Reads the DuckDB file read-only (a running load is never blocked for longer than the notebook
 queries): `OPENCX_DUCKDB` or `--duckdb-path` (after `--` with `marimo run/edit`), default
 `data/opencx_insights.duckdb`, then `data/opencx_demo.duckdb` if only the demo was loaded.
+The first cell shows which file it reads; a file that is missing or holds no insights tables
+gets one line with a hint, and no charts.
 The figures are the dashboard views' (see the README's Dashboards section); the charts are the
 report's (`pipelines/report.py`).
 """
@@ -40,28 +42,52 @@ def _():
 @app.cell
 def _(Path, mo, os, report, root):
     def database_path() -> Path:
-        """--duckdb-path, then OPENCX_DUCKDB, then the scheduled file, then the demo's."""
+        """--duckdb-path, then OPENCX_DUCKDB, then the scheduled file, else the demo's."""
         given = mo.cli_args().get("duckdb-path") or os.environ.get("OPENCX_DUCKDB")
         if given:
             path = Path(str(given)).expanduser()
             return path if path.is_absolute() else root / path
-        if report.DEFAULT_DUCKDB.exists() or not report.DEMO_DUCKDB.exists():
+        # the scheduled file unless only the demo's holds insights (a failed first run's
+        # empty file must not hide the demo)
+        if (
+            report.nothing_to_read(report.DEFAULT_DUCKDB) is None
+            or report.nothing_to_read(report.DEMO_DUCKDB) is not None
+        ):
             return report.DEFAULT_DUCKDB
         return report.DEMO_DUCKDB
 
     db = database_path()
-    board = report.read_dashboard(db)
-    return board, db
+    nothing = report.nothing_to_read(db)
+    return db, nothing
 
 
 @app.cell
-def _(board, db, mo):
+def _(db, mo, nothing, report):
     _title = f"# OpenCX insights\n\n`{db}`"
-    if board.has_data:
-        _title += f", data as of **{board.as_of}** (UTC; complete days end the day before)"
-    else:
-        _title += f"\n\n**No data yet**: {board.missing}. Load insights, then re-run."
+    if nothing is not None:
+        _hint = report.demo_hint(db, "OPENCX_DUCKDB or --duckdb-path")
+        _title += (
+            f"\n\n**Nothing to show**: {nothing}; {report.LOAD_FIRST}, or name another "
+            f"file with OPENCX_DUCKDB or --duckdb-path{_hint}."
+        )
     mo.md(_title)
+    return
+
+
+@app.cell
+def _(db, mo, nothing, report):
+    mo.stop(nothing is not None)  # the cells below have nothing to draw
+    board = report.read_dashboard(db)
+    return (board,)
+
+
+@app.cell
+def _(board, mo):
+    if board.has_data:
+        _line = f"Data as of **{board.as_of}** (UTC; complete days end the day before)."
+    else:
+        _line = f"**No data yet**: {board.missing}. Load insights, then re-run."
+    mo.md(_line)
     return
 
 

@@ -19,91 +19,90 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final
 
-import dlt
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.inject import get_fun_spec
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.versioned_state import json_decode_state
 
 from pipelines import orgs
-from pipelines.cli import source_overrides
 from pipelines.errors import OK_EXIT
-from pipelines.preflight import check_base_url_setting, check_destination
-from sources.opencx import opencx, options, settings, window_settings
-from sources.opencx.activity import WindowSettings, plan_windows
+from pipelines.report_json import RunReport
+from sources.opencx import settings
+from sources.opencx.activity import plan_windows
+from sources.opencx.arguments import SourceArguments
 from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import FILTER_FIELDS, build_filters, format_timestamp, parse_timestamp
+from sources.opencx.filters import format_timestamp
 from sources.opencx.reconcile import covers_everything
 from sources.opencx.scan import plan_scan
 
 STATE_FILE: Final = "state.json"
+HEADER: Final = "dry run: nothing is requested, loaded or changed"
 NO_REQUEST_PAGES = "unknown without a request (the API tells the total with the first page)"
 
 
 def dry_run(args: argparse.Namespace) -> int:
-    """Print the plan of each pipeline the command would run (one per org); exit 0."""
+    """Print the plan of each pipeline the command would run (one per org); its exit status.
+
+    Every setting is checked by the run's own check (`runner.checked_settings`), so a setting
+    the run refuses ends the dry run with the same line and status. With several orgs, an org
+    whose settings fail prints the run's `error: org <org>: ...` line and the others are
+    planned, as the run would load them.
+    """
+    RunReport.start(args.report_json)  # the run's check of the path; a dry run writes none
+    org_names = orgs.configured_orgs(args)
     if args.demo:
         raise ConfigValueError(
             "--dry-run describes a run against the API; the demo starts its own simulator, "
             "run it without --dry-run"
         )
-    targets: list[str | None] = [*orgs.configured_orgs(args)] or [None]
-    print("dry run: nothing is requested, loaded or changed")
-    for org in targets:
-        for line in describe(args, org):
-            print(line)
+    if not org_names:
+        lines = list(describe(args, None))  # a bad setting raises before anything is printed
+        print(HEADER)
+        print("\n".join(lines))
+        return OK_EXIT
+    print(HEADER)
+    return orgs.combined_status([plan_org(args, org) for org in org_names])
+
+
+def plan_org(args: argparse.Namespace, org: str) -> int:
+    """Print `org`'s plan, or its error as the run prints it; the status the run would end with."""
+    from pipelines.runner import report_org_failure  # noqa: PLC0415 - see `describe`
+
+    try:
+        lines = list(describe(args, org))
+    except Exception as exc:
+        return report_org_failure(org, exc, args)
+    print("\n".join(lines))
     return OK_EXIT
 
 
 def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
     """The plan of one pipeline (the one-org run's, or `org`'s), line by line."""
     from pipelines.runner import (  # noqa: PLC0415 - runner imports this module lazily
+        checked_settings,
         duckdb_path,
         target_dataset,
         target_pipeline_name,
     )
 
-    config, key_line = resolved_config(args, org)
-    check_base_url_setting(config)
-    filters = build_filters({n: config[n] for n in FILTER_FIELDS if config[n] is not None})
-    body = filters.to_body()
+    checked = checked_settings(args, org)
+    config, arguments = checked.config, checked.arguments
+    body = arguments.filters.to_body()
     name = target_pipeline_name(False, org)
     destination = args.destination or "duckdb"
-    check_destination(destination, reconciling=bool(config["full_refresh"]))
     where = f"duckdb {duckdb_path(args, False, org)}" if destination == "duckdb" else destination
     state_path = Path(get_dlt_pipelines_dir()) / name / STATE_FILE
     state = read_state(state_path)
     yield f"{'' if org is None else f'org {org}: '}pipeline {name}"
     yield f"  destination: {where}, dataset {target_dataset(args, org)}"
-    yield f"  API: {config['base_url']}, {key_line}"
-    yield from scan_lines(config, body, filters.page or 1, state)
-    yield from activity_lines(config, state)
+    yield f"  API: {config['base_url']}, key configured ({checked.key_name})"
+    yield from scan_lines(arguments, body, state)
+    yield from activity_lines(arguments, state)
     kept = {k: v for k, v in body.items() if k not in ("sortBy", "sortOrder")}
     filters_text = json.dumps(kept, sort_keys=True, ensure_ascii=False) if kept else "none"
-    start = "" if filters.page is None else f", from page {filters.page}"
+    page = arguments.filters.page
+    start = "" if page is None else f", from page {page}"
     yield f"  filters: {filters_text}{start}"
     yield f"  local state: {state_path if state is not None else 'none'}"
-
-
-def resolved_config(args: argparse.Namespace, org: str | None) -> tuple[dict[str, Any], str]:
-    """Every source argument as the run would resolve it, and a line on the key (never it)."""
-    overrides = source_overrides(args)
-    if org is None:
-        sections = ("sources", settings.SOURCE_SECTION, settings.SOURCE_SECTION)
-        key_name = "sources.opencx.api_key"
-    else:
-        sections = ("sources", settings.SOURCE_SECTION, org)
-        key_name = orgs.api_key_key(org)
-        org_key: Any = dlt.secrets.get(key_name)
-        overrides = {**overrides, "api_key": org_key or ""}
-    config = resolve_configuration(
-        get_fun_spec(opencx)(), sections=sections, explicit_value=overrides, accept_partial=True
-    )
-    values = {name: config[name] for name in config if name != "stats"}
-    configured = bool(values.get("api_key"))
-    key_line = f"key {'configured' if configured else 'MISSING'} ({key_name})"
-    return values, key_line
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
@@ -136,22 +135,21 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def scan_lines(
-    config: dict[str, Any], body: dict[str, Any], start_page: int, state: dict[str, Any] | None
+    arguments: SourceArguments, body: dict[str, Any], state: dict[str, Any] | None
 ) -> Iterator[str]:
     """Mode, sort, cursor and stop point, pages: mirrors `insight_pages`' choice."""
     cursor = stored_cursor(state)
-    lookback = options.bounded("lookback_hours", config["lookback_hours"], 0, 24 * 3660)
-    max_pages = options.whole("max_pages", config["max_pages"], 1, 10_000_000)
-    since, until = config["since"], config["until"]
+    lookback, max_pages = arguments.lookback_hours, arguments.max_pages
+    start_page = arguments.filters.page or 1
+    since, until = arguments.since, arguments.until
     start: datetime | None = None
     if since is not None or until is not None:
-        start = parse_timestamp("since", since) if since is not None else None
-        end = parse_timestamp("until", until) if until is not None else None
+        start = since
         mode = (
-            f"backfill of insights last seen in [{_moment(start, 'the beginning')}, "
-            f"{_moment(end, 'now')}); the stored cursor does not move"
+            f"backfill of insights last seen in [{_moment(since, 'the beginning')}, "
+            f"{_moment(until, 'now')}); the stored cursor does not move"
         )
-        full_scan = bool(config["full_refresh"]) or start is None
+        full_scan = arguments.full_refresh or start is None
     elif cursor is None:
         mode = "first run: full scan, sets the cursor"
         if state is None:
@@ -160,7 +158,7 @@ def scan_lines(
                 "and be incremental if the destination has it)"
             )
         full_scan = True
-    elif config["full_refresh"]:
+    elif arguments.full_refresh:
         mode = (
             "reconciliation: full scan, merges, marks confirmed deletions; keeps the cursor"
             if covers_everything(body, start_page)
@@ -187,25 +185,19 @@ def scan_lines(
         yield f"  pages: all of them, {NO_REQUEST_PAGES}; at most {max_pages}"
 
 
-def activity_lines(config: dict[str, Any], state: dict[str, Any] | None) -> Iterator[str]:
+def activity_lines(arguments: SourceArguments, state: dict[str, Any] | None) -> Iterator[str]:
     """The session-date windows `insight_activity` would read (first, last, how many)."""
-    windows_settings: WindowSettings = window_settings(
-        config["activity_window_hours"],
-        config["activity_reread_windows"],
-        config["activity_initial_days"],
-        config["activity_include_open_window"],
-    )
-    if not config["activity"]:
+    if not arguments.activity:
         yield "  activity: off"
         return
     stored = _resource_state(state, "insight_activity").get("complete_until")
-    since, until = config["since"], config["until"]
+    windows_settings = arguments.windows
     windows = plan_windows(
         utc_now(),
         _as_datetime(stored),
         windows_settings,
-        parse_timestamp("since", since) if since is not None else None,
-        parse_timestamp("until", until) if until is not None else None,
+        arguments.since,
+        arguments.until,
     )
     first = last = None
     count = 0

@@ -40,7 +40,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.run_defaults import unless_configured
-from sources.opencx.errors import DuckDBFileInUseError
+from sources.opencx.errors import ConfigValueError, DuckDBFileInUseError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS_KEY = "destination.duckdb.credentials"
@@ -81,6 +81,16 @@ def configured_location() -> str | None:
     if not isinstance(value, str) or value.strip() in ("", ":pipeline:"):
         return None
     return value.strip().removeprefix("duckdb:///")
+
+
+def check_file_name(path: Path, dataset: str) -> None:
+    """Refuse a file named like the dataset: DuckDB cannot tell the two apart in queries."""
+    if path.stem == dataset:
+        raise ConfigValueError(
+            f"the DuckDB file {path.name} is named like the dataset {dataset!r}, which "
+            "DuckDB cannot tell apart; rename the file (--duckdb-path or "
+            "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
+        )
 
 
 def credentials(path: Path) -> DuckDbCredentials:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import dlt
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationException
 from dlt.common.exceptions import MissingDependencyException
 
 from pipelines import lake
-from sources.opencx.client import check_base_url
 from sources.opencx.errors import ConfigValueError
 
 FULL_REFRESH_KEY = "sources.opencx.full_refresh"
-BASE_URL_KEY = "sources.opencx.base_url"
 
 
 def check_destination(destination: str | Any, *, reconciling: bool) -> None:
@@ -48,25 +45,6 @@ def check_destination(destination: str | Any, *, reconciling: bool) -> None:
             f"needs a SQL destination; {name} has no SQL client: load into duckdb, motherduck, "
             "postgres, ... or run without --full-refresh"
         )
-
-
-def check_base_url_setting(source_args: dict[str, Any]) -> None:
-    """A malformed base URL (flag or config) stops the run before the destination is opened.
-
-    The source checks it too, but only once the pipeline exists, after a first run's DuckDB
-    file has been created.
-    """
-    base_url = source_args.get("base_url") or dlt.config.get(BASE_URL_KEY, str)
-    if base_url:
-        check_base_url(base_url)
-
-
-def wants_reconciliation(source_args: dict[str, Any]) -> bool:
-    """Whether this run is a full refresh: the flag, else the configured value."""
-    if source_args.get("full_refresh"):
-        return True
-    configured = dlt.config.get(FULL_REFRESH_KEY, bool)
-    return bool(configured)
 
 
 def _has_sql(client_class: type | None) -> bool:

@@ -4,8 +4,9 @@
 read-only and writes one HTML file with the headline numbers and charts. The charts are Altair
 specs rendered to SVG here, by vl-convert, and inlined: the page has no script and loads
 nothing, so it opens in a browser without network access (Altair's and marimo's own HTML load
-Vega from a CDN and render blank offline). A database without insights yet renders a "no data
-yet" page instead of an error.
+Vega from a CDN and render blank offline). A tenant without insights yet gets a "no data yet"
+page; a file that is missing or holds no table of the dataset (nothing was ever loaded into
+it) is an error: one line naming the file, with a hint, and no page.
 
 Needs the `report` extra (altair, vl-convert-python); the connector itself does not.
 """
@@ -30,6 +31,8 @@ DEFAULT_OUTPUT = PROJECT_ROOT / "reports" / "opencx_insights.html"
 DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
 DEMO_OUTPUT = PROJECT_ROOT / "reports" / "opencx_demo.html"
 DATASET = "opencx"
+NOTHING_TO_READ_EXIT = 2
+LOAD_FIRST = "load insights first (make demo, or python pipelines/insights.py with your key)"
 TOP_N = 10  # also in the SQL reading top_insights_7d
 UNCATEGORISED = "(uncategorised)"
 Row = dict[str, Any]
@@ -66,6 +69,38 @@ class Dashboard:
 
 
 # ------------------------------------------------------------------------------ reading
+
+
+def nothing_to_read(db: Path, dataset: str = DATASET) -> str | None:
+    """Why `db` has nothing to show, naming the file; None when it holds the dataset.
+
+    A file that is missing, or that holds no table of `dataset` (the empty file of a run that
+    was killed before its first load), has no dashboard to draw: the report and the notebook
+    say so instead of showing an empty page. A tenant without insights yet still has the
+    dataset (dlt's tables and the views) and gets the "no data yet" page.
+    """
+    if not db.is_file():
+        return f"there is no DuckDB file at {db}"
+    import duckdb  # noqa: PLC0415 - only when there is a file to read
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = con.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?", [dataset]
+        ).fetchone()
+    if not found or not found[0]:
+        return f"{db} holds no tables of the dataset {dataset!r}: nothing was loaded into it"
+    return None
+
+
+def demo_hint(db: Path, how: str) -> str:
+    """`; the demo's insights are in <file> (how)` unless `db` is that file or it has none."""
+    import duckdb  # noqa: PLC0415
+
+    try:
+        demo_has_none = db == DEMO_DUCKDB or nothing_to_read(DEMO_DUCKDB) is not None
+    except duckdb.Error:  # a demo load holds the file: no hint rather than a second error
+        demo_has_none = True
+    return "" if demo_has_none else f"; the demo's insights are in {DEMO_DUCKDB} ({how})"
 
 
 def read_dashboard(db: Path, dataset: str = DATASET) -> Dashboard:
@@ -455,12 +490,24 @@ def write_report(db: Path, output: Path, dataset: str = DATASET) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the report and print its path."""
+    """Write the report and print which file it read and where it wrote.
+
+    Nothing to read (no file, no insights tables) ends in one line on stderr with a hint and
+    a non-zero exit, and writes no page: a report of an earlier load is not overwritten.
+    """
     args = build_parser().parse_args(argv)
-    db = args.duckdb_path or (DEMO_DUCKDB if args.demo else DEFAULT_DUCKDB)
+    db = _project_path(args.duckdb_path or (DEMO_DUCKDB if args.demo else DEFAULT_DUCKDB))
     output = args.output or (DEMO_OUTPUT if args.demo else DEFAULT_OUTPUT)
-    written = write_report(_project_path(db), _project_path(output), args.dataset)
-    print(f"report written to {written}")
+    reason = nothing_to_read(db, args.dataset)
+    if reason is not None:
+        print(
+            f"error: {reason}; {LOAD_FIRST} or pass --duckdb-path FILE"
+            f"{demo_hint(db, 'python pipelines/report.py --demo')}",
+            file=sys.stderr,
+        )
+        return NOTHING_TO_READ_EXIT
+    written = write_report(db, _project_path(output), args.dataset)
+    print(f"report of {db} written to {written}")
     if args.screenshot:
         print(f"screenshot saved to {screenshot(written, _project_path(args.screenshot))}")
     return 0

@@ -24,14 +24,12 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.runtime.collector_base import Collector
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines import duckdb_file, first_load, lake, orgs
-from pipelines.cli import source_overrides
+from pipelines import duckdb_file, first_load, first_run_cleanup, lake, orgs, run_settings
 from pipelines.destination_config import resolving_partial_configuration_once
 from pipelines.destination_state import mark_restored_when_current
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
 from pipelines.owed_repair import owe_repair, repair_if_owed
-from pipelines.preflight import check_base_url_setting, check_destination, wants_reconciliation
 from pipelines.progress import StepCollector, progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.run_defaults import batches_built_as_they_arrive
@@ -40,13 +38,19 @@ from pipelines.state_table import prune_state_history
 from sources.opencx import opencx, settings
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import utc_now
-from sources.opencx.errors import ConfigValueError
 from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
 DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
 DEMO_API_KEY = "ocx_demo_key"
+# what the demo sets whatever the configuration (the simulator adds its base URL)
+DEMO_SETTINGS: dict[str, Any] = {
+    "api_key": DEMO_API_KEY,
+    "requests_per_minute": 0,
+    "activity": True,
+    "activity_initial_days": 60,  # top_insights_30d and the 30 days before
+}
 ROOT_CONFIG_PROVIDER = "opencx_root_config.toml"
 summary_logger = logging.getLogger("pipelines.summary")
 SUMMARY_TABLES = (
@@ -125,12 +129,7 @@ def target_dataset(args: argparse.Namespace, org: str | None = None) -> str:
 
 def check_duckdb_file(path: Path, dataset: str) -> None:
     """Refuse a file named like the dataset (DuckDB confuses the two) or held by another process."""
-    if path.stem == dataset:
-        raise ConfigValueError(
-            f"the DuckDB file {path.name} is named like the dataset {dataset!r}, which "
-            "DuckDB cannot tell apart; rename the file (--duckdb-path or "
-            "DESTINATION__DUCKDB__CREDENTIALS) or the dataset (--dataset)"
-        )
+    duckdb_file.check_file_name(path, dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     duckdb_file.ensure_not_in_use(path)
 
@@ -153,13 +152,20 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     )
     with Simulator(config) as sim:
         print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
-        yield {
-            "base_url": sim.base_url,
-            "api_key": DEMO_API_KEY,
-            "requests_per_minute": 0,
-            "activity": True,
-            "activity_initial_days": 60,  # top_insights_30d and the 30 days before
-        }
+        yield {"base_url": sim.base_url, **DEMO_SETTINGS}
+
+
+def checked_settings(args: argparse.Namespace, org: str | None) -> run_settings.CheckedSettings:
+    """Every setting of the pipeline of `org` checked; the run and `--dry-run` both call this."""
+    destination = args.destination or "duckdb"
+    path = Path(duckdb_path(args, args.demo, org)) if destination == "duckdb" else None
+    return run_settings.check_settings(
+        args,
+        org,
+        duckdb_path=path,
+        dataset=target_dataset(args, org),
+        fixed=DEMO_SETTINGS if args.demo else None,
+    )
 
 
 def make_pipeline(target: RunTarget, progress: Collector | None = None) -> Pipeline:
@@ -244,21 +250,19 @@ def run_pipeline(args: argparse.Namespace, org: str | None, record: PipelineRun)
 def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int:
     """One load; returns the exit status (errors propagate to the caller's reporter).
 
-    Checks that need neither the network nor the destination come first; then the pipeline's
-    lock, so a second run of the same pipeline stops before touching the destination (whose
-    DuckDB file the first run holds), the state or the API.
+    Every setting is checked first (as `--dry-run` checks them); then the pipeline's lock, so a
+    second run of the same pipeline stops before touching the destination (whose DuckDB file
+    the first run holds), the state or the API. A run that fails before a load completed
+    removes the pipeline folder and DuckDB file it created (`first_run_cleanup`).
     """
     started = time.monotonic()
-    source_args = source_overrides(args)
-    if org is not None:
-        source_args = orgs.org_source_args(org, source_args)
-    check_base_url_setting(source_args)
-    check_destination(args.destination or "duckdb", reconciling=wants_reconciliation(source_args))
+    source_args = checked_settings(args, org).source_args
     name = target_pipeline_name(args.demo, org)
     record.pipeline, record.destination = name, args.destination or "duckdb"
     stats = record.stats = ScanStats()
+    pipelines_dir = Path(get_dlt_pipelines_dir())
     with contextlib.ExitStack() as stack:
-        stack.enter_context(run_lock(Path(get_dlt_pipelines_dir()), name))
+        stack.enter_context(run_lock(pipelines_dir, name))
         if args.quiet:  # nothing on stdout on success, whoever would print there
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         if args.demo:
@@ -268,7 +272,11 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
             stack.enter_context(duckdb_file.one_load_job_at_a_time())
         record.location, record.dataset = target.description, target.dataset
         steps = StepCollector()
-        pipeline = make_pipeline(target, steps)
+        pipeline = stack.enter_context(
+            first_run_cleanup.undone_unless_loaded(
+                lambda: make_pipeline(target, steps), pipelines_dir / name, target.duckdb_path
+            )
+        )
         if cursor_value(pipeline) is None and not duckdb_file.not_created_yet(pipeline):
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)

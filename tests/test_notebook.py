@@ -80,6 +80,47 @@ def test_every_cell_renders_with_every_chart_in_a_marimo_export(
     assert len(re.findall(r"vega-lite/v[\d.]+\.json", page)) == CHARTS
 
 
+# runs every cell as `python notebooks/insights.py` does, and prints each cell's output
+RUN_CELLS = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from notebooks.insights import app; "
+    "outputs, _ = app.run(); print(*(o.text for o in outputs if o is not None), sep='\\n')"
+)
+
+
+def shown(db: Path) -> str:
+    """What the notebook shows for `db`: every cell's output, as HTML."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_CELLS, str(ROOT)], env=notebook_env(db), cwd=ROOT,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_missing_database_shows_one_line_naming_it_with_a_hint_and_no_chart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "nothing.duckdb"
+    page = shown(db)
+    assert f"<code>{db}</code>" in page
+    assert f"Nothing to show</strong>: there is no DuckDB file at {db}; " in page
+    assert "make demo" in page
+    assert "OPENCX_DUCKDB" in page
+    assert "No data yet" not in page
+    assert "<h3" not in page  # no chart cell ran
+    assert not db.exists()
+
+
+def test_a_database_without_the_dataset_shows_one_line_and_no_chart(tmp_path: Path) -> None:
+    import duckdb  # noqa: PLC0415
+
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    page = shown(db)
+    assert f"Nothing to show</strong>: {db} holds no tables of the dataset 'opencx'" in page
+    assert "<h3" not in page
+
+
 def test_a_fresh_tenant_runs_every_cell_and_says_there_is_no_data(
     ws: Workspace, make_sim: SimFactory, tmp_path: Path
 ) -> None:

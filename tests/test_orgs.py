@@ -103,7 +103,12 @@ def test_org_without_its_own_key_never_borrows_the_shared_one(
 
 
 def test_orgs_from_config_get_their_own_duckdb_file_by_default(tmp_path: Path) -> None:
-    env = cli_env(tmp_path, SOURCES__OPENCX__ORGS='["acme", "globex"]')
+    env = cli_env(
+        tmp_path,
+        SOURCES__OPENCX__ORGS='["acme", "globex"]',
+        SOURCES__OPENCX__ACME__API_KEY=TEST_KEY,
+        SOURCES__OPENCX__GLOBEX__API_KEY=TEST_KEY,
+    )
     del env["DESTINATION__DUCKDB__CREDENTIALS"]
     result = run_cli(env, "--dry-run")
     assert result.returncode == 0, result.stderr

@@ -73,13 +73,17 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def write(db: Path, output: Path) -> str:
-    done = subprocess.run(
+def run_report(db: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(REPORT_SCRIPT), "--duckdb-path", str(db), "--output", str(output)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+
+
+def write(db: Path, output: Path) -> str:
+    done = run_report(db, output)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"report written to {output.resolve()}"
+    assert done.stdout.strip() == f"report of {db} written to {output.resolve()}"
     return output.read_text(encoding="utf-8")
 
 
@@ -153,8 +157,31 @@ def test_a_fresh_tenant_gets_the_no_data_page(
     report.screenshot(tmp_path / "empty.html", artifacts() / "report_empty.png", height=600)
 
 
-def test_a_missing_database_gets_the_no_data_page_not_an_error(tmp_path: Path) -> None:
-    page = write(tmp_path / "nothing.duckdb", tmp_path / "out" / "report.html")
-    assert 'id="no-data"' in page
-    assert "there is no database at" in page
-    assert not (tmp_path / "nothing.duckdb").exists()
+def test_a_missing_database_is_one_line_naming_it_with_a_hint_and_no_page(tmp_path: Path) -> None:
+    db, output = tmp_path / "nothing.duckdb", tmp_path / "out" / "report.html"
+    done = run_report(db, output)
+    assert done.returncode == report.NOTHING_TO_READ_EXIT
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: there is no DuckDB file at {db}; ")
+    assert "make demo" in line
+    assert "--duckdb-path" in line
+    assert done.stdout == ""
+    assert not output.exists()
+    assert not db.exists()
+
+
+def test_a_database_without_the_dataset_is_one_line_and_keeps_the_last_report(
+    tmp_path: Path,
+) -> None:
+    """The empty file a killed first run leaves holds no tables: nothing to report."""
+    import duckdb  # noqa: PLC0415
+
+    db, output = tmp_path / "empty.duckdb", tmp_path / "report.html"
+    duckdb.connect(str(db)).close()
+    output.write_text("the report of an earlier load", encoding="utf-8")
+    done = run_report(db, output)
+    assert done.returncode == report.NOTHING_TO_READ_EXIT
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {db} holds no tables of the dataset 'opencx': nothing was ")
+    assert "python pipelines/insights.py" in line
+    assert output.read_text(encoding="utf-8") == "the report of an earlier load"

@@ -16,12 +16,9 @@ from dlt.common.exceptions import PipelineStateNotAvailable, SourceSectionNotAva
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.resource import DltResource
 
-from sources.opencx import options, settings
-from sources.opencx.activity import WindowSettings
+from sources.opencx import settings
+from sources.opencx.arguments import check_arguments
 from sources.opencx.batches import ScanStats, SeenEntities
-from sources.opencx.client import ClientSettings
-from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import FILTER_FIELDS, build_filters, parse_timestamp
 from sources.opencx.resources import (
     CURSOR,
     EPOCH,
@@ -93,39 +90,20 @@ def opencx(
     `activity` adds the per-session-date-window table `insight_activity` (more requests).
     `stats` is not configuration: pass a `ScanStats` to read the run's request counts after it.
     """
-    local = dict(locals())
-    filters = build_filters(
-        {name: local[name] for name in FILTER_FIELDS if local[name] is not None}
+    checked = check_arguments(locals())
+    cursor = cursor_for_run(
+        full_refresh and has_cursor(), checked.since, checked.until, checked.lookback_hours
     )
-    client_settings = ClientSettings(
-        api_key=options.api_key(api_key),
-        base_url=base_url,
-        timeout_seconds=options.bounded(
-            "timeout_seconds", timeout_seconds, 0, 3600, low_inclusive=False
-        ),
-        max_attempts=options.whole("max_attempts", max_attempts, 1, 100),
-        backoff_base_seconds=options.bounded("backoff_base_seconds", backoff_base_seconds, 0, 60),
-        requests_per_minute=options.bounded("requests_per_minute", requests_per_minute or 0, 0, 1e6)
-        or None,
-        max_connections=options.whole("concurrency", concurrency, 1, 32),
-    )
-    cursor = cursor_for_run(full_refresh and has_cursor(), since, until, lookback_hours)
     scan_stats = stats if stats is not None else ScanStats()
-    page_cap = options.whole("max_pages", max_pages, 1, 10_000_000)
-    windows = window_settings(
-        activity_window_hours,
-        activity_reread_windows,
-        activity_initial_days,
-        activity_include_open_window,
-    )
+    body = checked.filters.to_body()
     pages = insight_pages(
-        client_settings,
-        filters.to_body(),
+        checked.client,
+        body,
         scan_stats,
-        start_page=filters.page or 1,
-        max_pages=page_cap,
-        full_scan=full_refresh,
-        max_deletion_checks=options.whole("max_deletion_checks", max_deletion_checks, 0, 100_000),
+        start_page=checked.filters.page or 1,
+        max_pages=checked.max_pages,
+        full_scan=checked.full_refresh,
+        max_deletion_checks=checked.max_deletion_checks,
         last_seen_at=cursor,
     )
     seen, tables = SeenEntities(), InsightTables()
@@ -139,29 +117,17 @@ def opencx(
     ]
     resources.append(
         insight_activity(
-            client_settings,
-            filters.to_body(),
+            checked.client,
+            body,
             scan_stats,
-            windows,
-            page_cap,
-            parse_timestamp("since", since) if since is not None else None,
-            parse_timestamp("until", until) if until is not None else None,
-            enabled=activity,
+            checked.windows,
+            checked.max_pages,
+            checked.since,
+            checked.until,
+            enabled=checked.activity,
         )
     )
     return resources
-
-
-def window_settings(
-    window_hours: float, reread_windows: int, initial_days: float, include_open: bool
-) -> WindowSettings:
-    """Validated activity window settings (checked even when `activity` is off)."""
-    return WindowSettings(
-        options.bounded("activity_window_hours", window_hours, 1 / 60, 24 * 366),
-        options.whole("activity_reread_windows", reread_windows, 0, 10_000),
-        options.bounded("activity_initial_days", initial_days, 0, 3660, low_inclusive=False),
-        include_open,
-    )
 
 
 def has_cursor() -> bool:
@@ -175,25 +141,21 @@ def has_cursor() -> bool:
 
 
 def cursor_for_run(
-    keep_cursor: bool, since: str | None, until: str | None, lookback_hours: float
+    keep_cursor: bool, since: datetime | None, until: datetime | None, lookback_hours: float
 ) -> dlt.sources.incremental[datetime]:
-    """The `last_seen_at` cursor for this run's mode.
+    """The `last_seen_at` cursor for this run's mode (bounds as `check_arguments` returns them).
 
     A bounded backfill, or a full refresh once a cursor exists (`keep_cursor`), gets an
     explicit range, which dlt evaluates on a throw-away state: neither can move the stored
     cursor of the scheduled runs. A first run, full refresh or not, sets it.
     """
-    lag_hours = options.bounded("lookback_hours", lookback_hours, 0, 24 * 3660)
     if since is None and until is None and not keep_cursor:
         return dlt.sources.incremental(
-            CURSOR, lag=lag_hours * 3600, on_cursor_value_missing="include"
+            CURSOR, lag=lookback_hours * 3600, on_cursor_value_missing="include"
         )
-    start = parse_timestamp("since", since) if since is not None else EPOCH
-    end = parse_timestamp("until", until) if until is not None else FAR_FUTURE
-    if start >= end:
-        if since is None:
-            raise ConfigValueError(f"until {until} is not after 1970-01-01", "until")
-        raise ConfigValueError(f"since {since} is not before until {until}", "since")
     return dlt.sources.incremental(
-        CURSOR, initial_value=start, end_value=end, on_cursor_value_missing="include"
+        CURSOR,
+        initial_value=since or EPOCH,
+        end_value=until or FAR_FUTURE,
+        on_cursor_value_missing="include",
     )

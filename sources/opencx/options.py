@@ -12,6 +12,9 @@ from typing import Any
 
 from sources.opencx.errors import ConfigValueError
 
+# `.dlt/secrets.toml.example` holds `ocx_live_...`: a copy not filled in sends these dots
+PLACEHOLDER = "..."
+
 
 def bounded(name: str, value: Any, low: float, high: float, *, low_inclusive: bool = True) -> float:
     """A finite number within [low, high] (or (low, high])."""
@@ -33,10 +36,21 @@ def whole(name: str, value: Any, low: int, high: int) -> int:
 
 
 def api_key(value: Any) -> str:
-    """The key as it can travel in an HTTP header; never echoed back in the message."""
+    """The key as it can travel in an HTTP header; never echoed back in the message.
+
+    A key still holding the example's placeholder is refused here, as a setting to fill in,
+    instead of reaching the API as a 401 after the destination has been opened.
+    """
     key = str(value).strip() if value is not None else ""
     if not key:
         raise ConfigValueError("the API key is empty", "api_key")
+    if PLACEHOLDER in key:
+        raise ConfigValueError(
+            f"the API key is still the placeholder of .dlt/secrets.toml.example "
+            f"(it contains {PLACEHOLDER!r}): put your OpenCX key in SOURCES__OPENCX__API_KEY "
+            "or api_key under [sources.opencx] in .dlt/secrets.toml",
+            "api_key",
+        )
     if not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
         raise ConfigValueError(
             "the API key contains spaces or invisible/non-ASCII characters (a paste error?)",
