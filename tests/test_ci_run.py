@@ -1,4 +1,4 @@
-""".ci/run runs the tests in CI mode whoever calls it, CI set or not.
+""".ci/run runs the demo from the plain install, then the tests in CI mode whoever calls it.
 
 The script runs for real with `make` (and `apt-get`/`sudo`, in case this machine lacks
 PostgreSQL or Chromium) replaced by stand-ins on PATH that record how they were called: the
@@ -34,4 +34,4 @@ def test_ci_run_sets_ci_for_the_tests_when_its_caller_did_not(tmp_path: Path) ->
 
     assert result.returncode == 0, result.stderr
     made = [line for line in calls.read_text().splitlines() if line.startswith("make ")]
-    assert made == ["make CI=true test"]
+    assert made == ["make CI=true demo", "make CI=true test"]
