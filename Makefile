@@ -1,51 +1,86 @@
-# Two entry points for a fresh machine with python3, pip and make:
-#   make demo   installs into .venv, loads the simulator's demo data into DuckDB, writes the report
-#   make test   installs into .venv and runs lint, type checks and the test suite
+# Entry points for a fresh machine with python3, pip and make (everything goes into .venv):
+#   make demo      the loader and the report extra; loads the simulator's demo data into DuckDB
+#                  and writes the report
+#   make test      the dev lock (tests, lint, type checks, every extra); runs lint, type checks
+#                  and the test suite
+#   make install   what `python pipelines/insights.py` needs and nothing else (a cron machine);
+#                  EXTRAS adds extras from their locks: make install EXTRAS="postgres report"
+# One lock per purpose, resolved together by `make lock` (the same version of a package in
+# every lock): requirements.lock (the command), requirements-<extra>.lock (the command plus
+# that extra), requirements-dev.lock, requirements-airflow.lock. Each install also installs the
+# project itself against its lock and runs `pip check`, so pyproject.toml's ranges are checked.
 PYTHON ?= python3
 VENV ?= .venv
+EXTRAS ?=
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+# the uv that `make lock` resolves with (scripts/airflow_check.sh installs with the same)
+UV_VERSION := 0.13.9
+# pyproject's optional dependencies that a user installs (each has requirements-<extra>.lock)
+USER_EXTRAS := pandas postgres delta report notebook
 
 .PHONY: install demo run test lint typecheck pytest bench lock clean airflow-check
 
-install: $(STAMP)
+unknown_extras := $(filter-out $(USER_EXTRAS),$(EXTRAS))
+ifneq ($(unknown_extras),)
+$(error unknown EXTRAS: $(unknown_extras) (choose from: $(USER_EXTRAS)))
+endif
 
-$(STAMP): requirements.lock pyproject.toml
+install: $(VENV)/.installed $(foreach extra,$(EXTRAS),$(VENV)/.installed-$(extra))
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	touch $(STAMP)
+	$(PIP) install --quiet --upgrade pip
 
-demo: install
+# The lock and the project (editable: the checkout is the code that runs) in one resolve, so a
+# pin outside a pyproject range fails the install; then every installed requirement is checked.
+# -qq: errors only (setuptools warns on every editable build of a flat layout).
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(PIP) install -qq -r requirements.lock --editable .
+	$(PIP) check
+	touch $@
+
+$(VENV)/.installed-%: requirements-%.lock pyproject.toml | $(BIN)/python
+	$(PIP) install -qq -r $< --editable ".[$*]"
+	$(PIP) check
+	touch $@
+
+demo: $(VENV)/.installed $(VENV)/.installed-report
 	$(BIN)/python pipelines/insights.py --demo
 	$(BIN)/python pipelines/report.py --demo
 
 run: install
 	$(BIN)/python pipelines/insights.py
 
-lint: install
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: install
+pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
 
-bench: install
+bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
-# Re-resolve the pinned versions (needs uv: pip install uv).
-lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --output-file requirements.lock
-	uv pip compile pyproject.toml --extra airflow -c requirements.lock --python-version 3.11 --output-file requirements-airflow.lock
+# Re-resolve every lock: dev first (it holds every extra), then each of the others constrained
+# by it, so a package has one version in all of them (tests/test_locks.py checks that).
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 --output-file requirements-dev.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml -c requirements-dev.lock --python-version 3.11 --output-file requirements.lock
+	$(foreach extra,$(USER_EXTRAS) airflow,$(BIN)/uv pip compile --quiet pyproject.toml --extra $(extra) -c requirements-dev.lock --python-version 3.11 --output-file requirements-$(extra).lock &&) true
+
+$(BIN)/uv: | $(BIN)/python
+	$(PIP) install --quiet uv==$(UV_VERSION)
 
 clean:
-	rm -rf $(VENV) .venv-compat .venv-airflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .venv-airflow .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
-# The Airflow DAGs in their own environment (also run by `make test` when CI is set).
+# The Airflow DAGs in their own environment (`make test` runs it too when CI is set, through
+# tests/test_airflow_dag.py; `.ci/run` sets CI).
 airflow-check:
 	bash scripts/airflow_check.sh

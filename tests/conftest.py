@@ -5,6 +5,9 @@ Under pytest-xdist (pyproject's addopts: `-n auto --dist loadgroup`, at most two
 tests that share a module-scoped fixture go to one worker, so the fixture is built once; every
 other test goes wherever a worker is free.
 
+With CI set (`.ci/run` sets it) hypothesis runs derandomized and a skipped test fails
+(tests/ci_policy.py); a local run may skip the tests of a part the machine lacks.
+
 A module marked `pytest.mark.warehouses` runs every test that loads (uses `ws` or `destination`)
 once per warehouse, with ids `duckdb` and `postgres`; elsewhere `destination` is DuckDB. A
 parametrized family whose cases differ only in what the API does runs fewer cases on PostgreSQL
@@ -25,6 +28,8 @@ from hypothesis import settings
 
 from sources.opencx.clock import NOW_VARIABLE, parse_now
 from sources.opencx_simulator import Simulator, SimulatorConfig
+from tests import ci_policy
+from tests.ci_policy import ci_requested
 from tests.helpers import SCOPELESS_KEY, TEST_KEY, Workspace
 from tests.postgres_server import (
     DSN_VARIABLE,
@@ -41,11 +46,6 @@ CI_PROFILE = "ci"
 settings.register_profile(
     CI_PROFILE, parent=settings.get_profile(CI_PROFILE), derandomize=True, print_blob=True
 )
-
-
-def ci_requested() -> bool:
-    """CI sets CI (`.ci/run` runs `make test` with CI=true); any non-empty value counts."""
-    return bool(os.environ.get("CI"))
 
 
 if ci_requested():
@@ -144,6 +144,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "PostgreSQL; postgres_cases limits PostgreSQL to those parametrized case ids",
     )
     config.pluginmanager.register(GroupsIntoNodeIds(), "opencx-xdist-groups")
+    if not config.pluginmanager.is_registered(ci_policy):  # in CI a skipped test fails
+        config.pluginmanager.register(ci_policy, "tests.ci_policy")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

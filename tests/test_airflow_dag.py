@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci_policy import ci_requested
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "airflow_check.sh"
 # a cold build (no package cache) plus the checks, with room for a busy 2-core machine
@@ -22,8 +24,8 @@ TIMEOUT_S = 1500
 
 
 def airflow_check_requested() -> bool:
-    """OPENCX_AIRFLOW_TEST=1, or CI (any non-empty CI, as in conftest.ci_requested)."""
-    return os.environ.get("OPENCX_AIRFLOW_TEST") == "1" or bool(os.environ.get("CI"))
+    """OPENCX_AIRFLOW_TEST=1, or CI."""
+    return os.environ.get("OPENCX_AIRFLOW_TEST") == "1" or ci_requested()
 
 
 @pytest.mark.slow

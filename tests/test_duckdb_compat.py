@@ -4,7 +4,6 @@ a second Python environment built for it, and its header names a storage version
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from filelock import FileLock
 
 from sources.opencx_simulator import Simulator, SimulatorConfig
+from tests.ci_policy import ci_requested
 from tests.conftest import SIM_NOW
 from tests.duckdb_support import ROOT, cli_env, run_cli
 from tests.helpers import TEST_KEY
@@ -105,7 +105,7 @@ def oldest_duckdb() -> Path:
     except (subprocess.SubprocessError, OSError) as exc:
         stderr = getattr(exc, "stderr", b"") or b""
         reason = f"cannot build a DuckDB {OLDEST_PROMISED_DUCKDB} environment: {exc} {stderr!r}"
-        if os.environ.get("CI"):
+        if ci_requested():
             pytest.fail(reason)
         pytest.skip(reason)
     assert compat_version(python) == OLDEST_PROMISED_DUCKDB

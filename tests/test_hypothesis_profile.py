@@ -14,7 +14,8 @@ from pathlib import Path
 
 from hypothesis import settings
 
-from tests.conftest import CI_PROFILE, ci_requested
+from tests.ci_policy import ci_requested
+from tests.conftest import CI_PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
 

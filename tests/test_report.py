@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import report
-from tests.conftest import SimFactory, ci_requested
+from tests.ci_policy import ci_requested
+from tests.conftest import SimFactory
 from tests.cron_support import ROOT, SCRIPT, cli_env
 from tests.helpers import Workspace
 
