@@ -16,27 +16,31 @@ import argparse
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import dlt
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.inject import get_fun_spec
-from dlt.common.pipeline import get_dlt_pipelines_dir
-from dlt.common.versioned_state import json_decode_state
+from dlt.common.configuration import get_fun_spec, resolve_configuration
 
 from pipelines import orgs
 from pipelines.cli import source_overrides
 from pipelines.errors import OK_EXIT
 from pipelines.preflight import check_base_url_setting, check_destination
-from sources.opencx import opencx, options, settings, window_settings
+from sources.opencx import (
+    internals,
+    opencx,
+    options,
+    schema,
+    settings,
+    stored_cursor,
+    window_settings,
+)
 from sources.opencx.activity import WindowSettings, plan_windows
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import FILTER_FIELDS, build_filters, format_timestamp, parse_timestamp
 from sources.opencx.reconcile import covers_everything
+from sources.opencx.resources import ACTIVITY_STATE_KEY
 from sources.opencx.scan import plan_scan
 
-STATE_FILE: Final = "state.json"
 NO_REQUEST_PAGES = "unknown without a request (the API tells the total with the first page)"
 
 
@@ -71,8 +75,8 @@ def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
     destination = args.destination or "duckdb"
     check_destination(destination, reconciling=bool(config["full_refresh"]))
     where = f"duckdb {duckdb_path(args, False, org)}" if destination == "duckdb" else destination
-    state_path = Path(get_dlt_pipelines_dir()) / name / STATE_FILE
-    state = read_state(state_path)
+    state_path = internals.local_state_path(name)
+    state = internals.read_local_state(state_path)
     yield f"{'' if org is None else f'org {org}: '}pipeline {name}"
     yield f"  destination: {where}, dataset {target_dataset(args, org)}"
     yield f"  API: {config['base_url']}, {key_line}"
@@ -105,28 +109,6 @@ def resolved_config(args: argparse.Namespace, org: str | None) -> tuple[dict[str
     return values, key_line
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
-    """The pipeline's local state as dlt wrote it, read without dlt's Pipeline (which writes)."""
-    if not path.is_file():
-        return None
-    return json_decode_state(path.read_text(encoding="utf-8"))
-
-
-def _resource_state(state: dict[str, Any] | None, resource: str) -> dict[str, Any]:
-    if state is None:
-        return {}
-    sources = state.get("sources", {}).get(settings.SOURCE_SECTION, {})
-    found: dict[str, Any] = sources.get("resources", {}).get(resource, {})
-    return found
-
-
-def stored_cursor(state: dict[str, Any] | None) -> datetime | None:
-    """The `last_seen_at` cursor the last load committed, if any."""
-    incremental = _resource_state(state, "insight_pages").get("incremental", {})
-    value = incremental.get("last_seen_at", {}).get("last_value")
-    return _as_datetime(value)
-
-
 def _as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -138,7 +120,7 @@ def scan_lines(
     config: dict[str, Any], body: dict[str, Any], start_page: int, state: dict[str, Any] | None
 ) -> Iterator[str]:
     """Mode, sort, cursor and stop point, pages: mirrors `insight_pages`' choice."""
-    cursor = stored_cursor(state)
+    cursor = _as_datetime(stored_cursor(state))
     lookback = options.bounded("lookback_hours", config["lookback_hours"], 0, 24 * 3660)
     max_pages = options.whole("max_pages", config["max_pages"], 1, 10_000_000)
     since, until = config["since"], config["until"]
@@ -197,7 +179,8 @@ def activity_lines(config: dict[str, Any], state: dict[str, Any] | None) -> Iter
     if not config["activity"]:
         yield "  activity: off"
         return
-    stored = _resource_state(state, "insight_activity").get("complete_until")
+    activity = internals.resource_state(state, opencx.name, schema.ACTIVITY)
+    stored = activity.get(ACTIVITY_STATE_KEY)
     since, until = config["since"], config["until"]
     windows = plan_windows(
         datetime.now(timezone.utc),

@@ -26,9 +26,17 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 from pipelines.cli import build_parser  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse, run, and turn any failure into one line and an exit status."""
+def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
+    """Parse, run, and turn any failure into one line and an exit status.
+
+    `lean` (the command, not a library caller): keep pandas and numpy out of the run when the
+    destination never uses them (see pipelines/lean_imports.py).
+    """
     args = build_parser().parse_args(argv)
+    if lean:
+        from pipelines.lean_imports import hide_unused_modules  # noqa: PLC0415
+
+        hide_unused_modules(args.destination or "duckdb")
     from pipelines.errors import report_failure  # noqa: PLC0415
     from pipelines.logs import configured_logging  # noqa: PLC0415
 
@@ -43,9 +51,7 @@ def _run_reporting(args: argparse.Namespace) -> int:
     """The run inside the logging setup, so failures reach the log file too."""
     from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
     from pipelines.lean_gc import imports_done  # noqa: PLC0415
-    from sources.opencx import tls  # noqa: PLC0415
 
-    tls.build_in_background()  # on another core while the runner imports and dlt configures
     try:
         from pipelines import runner  # noqa: PLC0415
 
@@ -61,10 +67,7 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     from pipelines.lean_gc import skip_the_final_collection
-    from pipelines.lean_imports import defer_dlt_requests, hide_unused_modules
 
-    hide_unused_modules()
-    defer_dlt_requests()
-    status = main()
+    status = main(lean=True)
     skip_the_final_collection()
     sys.exit(status)

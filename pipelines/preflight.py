@@ -18,6 +18,7 @@ from dlt.common.exceptions import MissingDependencyException
 from pipelines import lake
 from sources.opencx.client import check_base_url
 from sources.opencx.errors import ConfigValueError
+from sources.opencx.internals import has_sql_client
 
 FULL_REFRESH_KEY = "sources.opencx.full_refresh"
 BASE_URL_KEY = "sources.opencx.base_url"
@@ -42,7 +43,8 @@ def check_destination(destination: str | Any, *, reconciling: bool) -> None:
                 f'which only append: set {key} = "delta" '
                 f"({key.upper().replace('.', '__')}=delta) or run without --full-refresh"
             )
-    if reconciling and not _has_sql(client_class):
+    # dlt's filesystem reads its files through DuckDB but has no SQL client of its own
+    if reconciling and not has_sql_client(client_class):
         raise ConfigValueError(
             f"--full-refresh ({FULL_REFRESH_KEY}) reconciles against the loaded tables and "
             f"needs a SQL destination; {name} has no SQL client: load into duckdb, motherduck, "
@@ -67,17 +69,6 @@ def wants_reconciliation(source_args: dict[str, Any]) -> bool:
         return True
     configured = dlt.config.get(FULL_REFRESH_KEY, bool)
     return bool(configured)
-
-
-def _has_sql(client_class: type | None) -> bool:
-    """A real SQL job client; dlt's filesystem reads its files through DuckDB but is not one.
-
-    (Its DuckDB reads plain Parquet, but those tables only append; over Delta it needs DuckDB's
-    `delta` extension, downloaded on first use, so Delta is read with deltalake instead.)
-    """
-    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
-
-    return client_class is not None and issubclass(client_class, SqlJobClientBase)
 
 
 def _unusable(name: str, exc: BaseException) -> str:
