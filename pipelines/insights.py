@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
     destination never uses them (see pipelines/lean_imports.py).
     """
     args = build_parser().parse_args(argv)
+    refused = refuse_untested_versions()
+    if refused is not None:
+        return refused
     if lean:
         from pipelines.lean_imports import hide_unused_modules  # noqa: PLC0415
 
@@ -45,6 +48,24 @@ def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
             return _run_reporting(args)
     except Exception as exc:  # the log file itself could not be opened
         return report_failure(exc, verbose=args.verbose)
+
+
+def refuse_untested_versions() -> int | None:
+    """Exit status 2 after one line if dlt or DuckDB is untested; None to go on.
+
+    Runs before dlt is imported, so a release that breaks an import is refused all the same.
+    A run allowed on untested versions goes on after one warning line.
+    """
+    from pipelines.versions import UntestedVersionError, check_tested_versions  # noqa: PLC0415
+
+    try:
+        warning = check_tested_versions()
+    except UntestedVersionError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return refused.exit_code
+    if warning is not None:
+        print(warning, file=sys.stderr)
+    return None
 
 
 def _run_reporting(args: argparse.Namespace) -> int:
