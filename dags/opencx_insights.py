@@ -111,8 +111,7 @@ class OpenCXLoad:
     def __call__(self) -> Any:
         """Restore the state, then build the `opencx` source for this run."""
         from pipelines import first_load  # noqa: PLC0415
-        from pipelines.runner import cursor_value  # noqa: PLC0415
-        from sources.opencx import opencx  # noqa: PLC0415 - keeps DAG parsing light
+        from sources.opencx import opencx, stored_cursor  # noqa: PLC0415 - keeps parsing light
         from sources.opencx.batches import ScanStats  # noqa: PLC0415
 
         self.pipeline.sync_destination()
@@ -123,50 +122,20 @@ class OpenCXLoad:
             window["full_refresh"] = True
         source = opencx(**window, stats=self.stats)
         # as the command does (pipelines/first_load.py): empty tables take an append
-        if cursor_value(self.pipeline) is None and first_load.destination_is_empty(self.pipeline):
+        no_cursor = stored_cursor(self.pipeline.state) is None
+        if no_cursor and first_load.destination_is_empty(self.pipeline):
             first_load.append_into_empty_tables(source)
         return source
 
-    def check_finished(self) -> None:
-        """Fail the task, after its load committed, if the reconciliation marked nothing."""
+    def check_finished(self, _context: Any, _result: Any = None) -> None:
+        """Fail the task, after its load committed, if the reconciliation marked nothing.
+
+        Airflow's `post_execute` hook of the task: it runs after dlt's task function returned
+        (the load committed) and an exception here fails the task.
+        """
         withheld = getattr(self.stats, "deletions_withheld", None)
         if withheld:
             raise RuntimeError(f"loaded, but deletions were withheld: {' '.join(withheld.split())}")
-
-
-class OpenCXTasksGroup(PipelineTasksGroup):
-    """dlt's task group, plus the check of the run's outcome that the CLI turns into exit 6."""
-
-    def _run(  # the helper's own parameters, spelled out: with **kwargs, Airflow would pass
-        # the whole task context to the callable, which dlt's `_run` does not accept
-        self,
-        pipeline: dlt.Pipeline,
-        data: Any,
-        table_name: str | None = None,
-        write_disposition: Any = None,
-        loader_file_format: Any = None,
-        schema_contract: Any = None,
-        pipeline_name: str | None = None,
-        on_before_run: Any = None,
-        truncate_staging_destination: bool | None = None,
-    ) -> None:
-        from pipelines.duckdb_file import held_for_the_run  # noqa: PLC0415
-
-        # one open DuckDB database for the whole task, as in the command (pipelines/duckdb_file)
-        with held_for_the_run(pipeline):
-            super()._run(
-                pipeline,
-                data,
-                table_name=table_name,
-                write_disposition=write_disposition,
-                loader_file_format=loader_file_format,
-                schema_contract=schema_contract,
-                pipeline_name=pipeline_name,
-                on_before_run=on_before_run,
-                truncate_staging_destination=truncate_staging_destination,
-            )
-        if isinstance(data, OpenCXLoad):
-            data.check_finished()
 
 
 def destination() -> Any:
@@ -190,17 +159,21 @@ def destination() -> Any:
 def add_load(dag_id: str, *, full_refresh: bool, timeout: timedelta) -> None:
     """The task group of one DAG: one task running the whole source in the shared pool.
 
-    The pipeline must be created right after its group, which points dlt at a fresh working
-    folder; `decompose="none"` because the source's resources share one scan.
+    dlt's `PipelineTasksGroup` and `add_run` as documented, nothing overridden. The pipeline
+    must be created right after its group, which points dlt at a fresh working folder;
+    `decompose="none"` because the source's resources share one scan.
     """
-    tasks = OpenCXTasksGroup(dag_id, use_data_folder=False, wipe_local_data=True)
+    tasks = PipelineTasksGroup(dag_id, use_data_folder=False, wipe_local_data=True)
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME, destination=destination(), dataset_name=DATASET_NAME
     )
+    load = OpenCXLoad(pipeline, full_refresh=full_refresh)
     tasks.add_run(
         pipeline,
-        OpenCXLoad(pipeline, full_refresh=full_refresh),
+        load,
         decompose="none",
+        # the CLI's exit status 6, once the load committed (dlt's add_run hands this to the task)
+        post_execute=load.check_finished,
         pool=POOL,
         pool_slots=1,
         # No task retries: the connector already retries every request (with backoff), so a

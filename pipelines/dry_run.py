@@ -16,25 +16,21 @@ import argparse
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Final
-
-from dlt.common.pipeline import get_dlt_pipelines_dir
-from dlt.common.versioned_state import json_decode_state
 
 from pipelines import orgs
 from pipelines.errors import OK_EXIT
 from pipelines.report_json import RunReport
-from sources.opencx import settings
+from sources.opencx import internals, opencx, schema, stored_cursor
 from sources.opencx.activity import plan_windows
 from sources.opencx.arguments import SourceArguments
 from sources.opencx.clock import utc_now
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.filters import format_timestamp
 from sources.opencx.reconcile import covers_everything
+from sources.opencx.resources import ACTIVITY_STATE_KEY
 from sources.opencx.scan import plan_scan
 
-STATE_FILE: Final = "state.json"
 HEADER: Final = "dry run: nothing is requested, loaded or changed"
 NO_REQUEST_PAGES = "unknown without a request (the API tells the total with the first page)"
 
@@ -90,8 +86,8 @@ def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
     name = target_pipeline_name(False, org)
     destination = args.destination or "duckdb"
     where = f"duckdb {duckdb_path(args, False, org)}" if destination == "duckdb" else destination
-    state_path = Path(get_dlt_pipelines_dir()) / name / STATE_FILE
-    state = read_state(state_path)
+    state_path = internals.local_state_path(name)
+    state = internals.read_local_state(state_path)
     yield f"{'' if org is None else f'org {org}: '}pipeline {name}"
     yield f"  destination: {where}, dataset {target_dataset(args, org)}"
     yield f"  API: {config['base_url']}, key configured ({checked.key_name})"
@@ -105,28 +101,6 @@ def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
     yield f"  local state: {state_path if state is not None else 'none'}"
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
-    """The pipeline's local state as dlt wrote it, read without dlt's Pipeline (which writes)."""
-    if not path.is_file():
-        return None
-    return json_decode_state(path.read_text(encoding="utf-8"))
-
-
-def _resource_state(state: dict[str, Any] | None, resource: str) -> dict[str, Any]:
-    if state is None:
-        return {}
-    sources = state.get("sources", {}).get(settings.SOURCE_SECTION, {})
-    found: dict[str, Any] = sources.get("resources", {}).get(resource, {})
-    return found
-
-
-def stored_cursor(state: dict[str, Any] | None) -> datetime | None:
-    """The `last_seen_at` cursor the last load committed, if any."""
-    incremental = _resource_state(state, "insight_pages").get("incremental", {})
-    value = incremental.get("last_seen_at", {}).get("last_value")
-    return _as_datetime(value)
-
-
 def _as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -138,7 +112,7 @@ def scan_lines(
     arguments: SourceArguments, body: dict[str, Any], state: dict[str, Any] | None
 ) -> Iterator[str]:
     """Mode, sort, cursor and stop point, pages: mirrors `insight_pages`' choice."""
-    cursor = stored_cursor(state)
+    cursor = _as_datetime(stored_cursor(state))
     lookback, max_pages = arguments.lookback_hours, arguments.max_pages
     start_page = arguments.filters.page or 1
     since, until = arguments.since, arguments.until
@@ -190,7 +164,8 @@ def activity_lines(arguments: SourceArguments, state: dict[str, Any] | None) -> 
     if not arguments.activity:
         yield "  activity: off"
         return
-    stored = _resource_state(state, "insight_activity").get("complete_until")
+    activity = internals.resource_state(state, opencx.name, schema.ACTIVITY)
+    stored = activity.get(ACTIVITY_STATE_KEY)
     windows_settings = arguments.windows
     windows = plan_windows(
         utc_now(),

@@ -7,10 +7,10 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
   relative to the project, like the default `data/opencx_insights.duckdb`.
 * Readers. `dlt.attach("opencx_insights").dataset()` and `dlt pipeline opencx_insights show`
   rebuild the destination from config, which in a notebook names no file, and then open (and
-  create, empty) `opencx_insights.duckdb` in the directory of the pipeline's first run. dlt 1.31
-  still honours a file path recorded in the pipeline's local state (`duckdb_database`, read in
-  `Pipeline._bind_local_files`) ahead of that default, so recording the file the run writes
-  makes every reader of the pipeline find it, from any working directory, without config.
+  create, empty) `opencx_insights.duckdb` in the directory of the pipeline's first run. dlt
+  still honours a file path recorded in the pipeline's local state ahead of that default (an
+  internal, `sources.opencx.internals.DUCKDB_FILE_STATE_KEY`), so recording the file the run
+  writes makes every reader of the pipeline find it, from any working directory, without config.
   (`.dlt/config.toml` cannot carry it: dlt refuses credentials from a non-secret provider.)
 * Locks. DuckDB lets one process write a file and no process write while any other has it
   open, readers included. A run that finds the file held stops before the first request, with
@@ -18,8 +18,9 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
 * Re-opening. dlt opens and closes the file for each step and each load job (about 15 times a
   run), and each close of the last connection checkpoints. A run keeps one connection open
   from its extraction to its end (`held_for_the_run`), so dlt's connections join that open
-  database. A reader that wants the file during a run is refused at once, instead of taking it
-  between two of dlt's openings and failing the load half-way.
+  database (with the options dlt connects with: `internals.duckdb_connect_options`). A reader
+  that wants the file during a run is refused at once, instead of taking it between two of
+  dlt's openings and failing the load half-way.
 * Memory. DuckDB sizes itself for the whole machine (80% of RAM, a thread per core), which
   makes a load's peak grow with the tenant and can get a run in a small container killed. The
   load runs with `LOAD_SETTINGS` (`global_config` of the credentials overrides them), and
@@ -29,23 +30,26 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
+from dlt import Pipeline
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.run_defaults import unless_configured
 from sources.opencx.errors import ConfigValueError, DuckDBFileInUseError
+from sources.opencx.internals import (
+    DUCKDB_FILE_STATE_KEY,
+    DUCKDB_LOCK_CONFLICT,
+    DUCKDB_LOCK_HOLDER,
+    duckdb_connect_options,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS_KEY = "destination.duckdb.credentials"
-# the pipeline local-state key dlt 1.31 reads as the DuckDB file of a pipeline
-LOCATION_STATE_KEY = "duckdb_database"
 GLOBAL_CONFIG_KEY = f"{CREDENTIALS_KEY}.global_config"
 LOAD_SETTINGS: dict[str, Any] = {
     # the load's statements are bulk inserts and merges of one batch: a second thread halves
@@ -56,8 +60,6 @@ LOAD_SETTINGS: dict[str, Any] = {
     "memory_limit": "32MB",
 }
 LOAD_WORKERS_KEY = "load.workers"
-_LOCKED = re.compile(r'Could not set lock on file "(?P<path>[^"]+)"')
-_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
 def project_path(value: str | Path) -> Path:
@@ -151,17 +153,16 @@ def held_for_the_run(pipeline: Pipeline) -> Iterator[duckdb.DuckDBPyConnection |
 
     DuckDB shares one open database between the connections of a process that name the same
     file with the same connection options, so dlt's own connections reuse this one. The options
-    are the ones dlt connects with: `custom_user_agent` from the pipeline's credentials, the
-    only global setting dlt passes when connecting. Relative paths and `:memory:`-like names
-    are left to dlt, which resolves them itself.
+    are the ones dlt connects with (`internals.duckdb_connect_options` of the pipeline's
+    credentials). Relative paths and `:memory:`-like names are left to dlt, which resolves
+    them itself.
     """
     location = file_of(pipeline)
     if not location or not Path(location).is_absolute():
         yield None
         return
     credentials = pipeline.destination.config_params.get("credentials")
-    configured = getattr(credentials, "global_config", None) or {}
-    options = {k: v for k, v in configured.items() if k == "custom_user_agent"}
+    options = duckdb_connect_options(getattr(credentials, "global_config", None))
     try:
         connection = duckdb.connect(location, config=options)
     except duckdb.IOException as exc:
@@ -203,7 +204,7 @@ def in_use_error(exc: BaseException) -> DuckDBFileInUseError | None:
     while current is not None and current not in seen:
         if isinstance(current, DuckDBFileInUseError):
             return current
-        locked = _LOCKED.search(str(current))
+        locked = DUCKDB_LOCK_CONFLICT.search(str(current))
         if locked:
             return DuckDBFileInUseError(locked["path"], _holder(str(current)))
         seen.append(current)
@@ -213,7 +214,7 @@ def in_use_error(exc: BaseException) -> DuckDBFileInUseError | None:
 
 def _holder(message: str) -> str | None:
     """`PID 123 (python3.11)` from DuckDB's message, when it names the holding process."""
-    match = _HOLDER.search(message)
+    match = DUCKDB_LOCK_HOLDER.search(message)
     if not match:
         return None
     return f"PID {match['pid']} ({Path(match['program']).name})"
@@ -226,8 +227,8 @@ def record_for_readers(pipeline: Pipeline, path: Path) -> None:
     leaves the pipeline's state file exactly as it was.
     """
     try:
-        recorded = pipeline.get_local_state_val(LOCATION_STATE_KEY)
+        recorded = pipeline.get_local_state_val(DUCKDB_FILE_STATE_KEY)
     except KeyError:
         recorded = None
     if recorded != str(path):
-        pipeline.set_local_state_val(LOCATION_STATE_KEY, str(path))
+        pipeline.set_local_state_val(DUCKDB_FILE_STATE_KEY, str(path))

@@ -7,7 +7,9 @@ staged row and nothing else, because a run holds one version per insight (see
 `INSIGHTS_DISPOSITION`). dlt's `append` gives the same rows straight from the file, without
 the staging copy, the merge statements, or the copy left behind in the staging dataset (which
 doubled the DuckDB file after a first load). The history rows carry the validity dlt's scd2
-would have given them: open, valid from the load package's creation, dlt's default boundary.
+would have given them: open, valid from the load package's creation, dlt's default boundary,
+in the validity columns with the hints dlt's scd2 declares for them (taken from the resource's
+own scd2 table schema, so the next run's merge finds them as it would have made them).
 
 The categories, teams and people keep merging: a run may emit one of them twice (a renamed
 category, latest wins), which only the merge resolves; they are a few hundred rows at most.
@@ -24,38 +26,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import dlt
+from dlt import Pipeline
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.extract.source import DltSource
-from dlt.pipeline.pipeline import Pipeline
+from dlt.sources import DltResource, DltSource
 
 from pipelines.duckdb_file import not_created_yet
 from sources.opencx import schema
-from sources.opencx.repair import runs_sql_merges
+from sources.opencx.internals import package_created_at, runs_sql
 
 APPENDED_TABLES = (schema.INSIGHTS, schema.HISTORY)
-# the validity columns as dlt's scd2 declares them, so the next run's merge finds them as is
-VALIDITY_COLUMNS: TTableSchemaColumns = {
-    schema.VALID_FROM: {
-        "name": schema.VALID_FROM,
-        "data_type": "timestamp",
-        "nullable": True,
-        "x-valid-from": True,  # type: ignore[typeddict-unknown-key]
-    },
-    schema.VALID_TO: {
-        "name": schema.VALID_TO,
-        "data_type": "timestamp",
-        "nullable": True,
-        "x-valid-to": True,  # type: ignore[typeddict-unknown-key]
-        "x-active-record-timestamp": None,
-    },
-}
 
 
 def destination_is_empty(pipeline: Pipeline) -> bool:
     """Whether this is a SQL destination without a row in `insights` or `insight_history`."""
-    if not runs_sql_merges(pipeline):
+    if not runs_sql(pipeline.destination):
         return False
     if not_created_yet(pipeline):
         return True
@@ -75,13 +60,19 @@ def append_into_empty_tables(source: DltSource) -> None:
     """Load `insights` and `insight_history` of `source` with `append` for this run."""
     source.resources[schema.INSIGHTS].apply_hints(write_disposition="append")
     history = source.resources[schema.HISTORY]
-    history.apply_hints(write_disposition="append", columns=VALIDITY_COLUMNS)
+    validity = scd2_validity_columns(history)
+    history.apply_hints(write_disposition="append", columns=validity)
     history.add_map(open_since_package_creation)
+
+
+def scd2_validity_columns(history: DltResource) -> TTableSchemaColumns:
+    """The validity columns, hints included, that `history`'s scd2 disposition declares."""
+    columns = history.compute_table_schema()["columns"]
+    return {name: columns[name] for name in (schema.VALID_FROM, schema.VALID_TO)}
 
 
 def open_since_package_creation(versions: Any) -> Any:
     """History rows valid from the load package's creation and open, as scd2 would write them."""
     from sources.opencx.rows import with_open_validity  # noqa: PLC0415 - imports pyarrow
 
-    created_at = dlt.current.load_package_state()["state"]["created_at"]
-    return with_open_validity(versions, created_at)
+    return with_open_validity(versions, package_created_at())

@@ -26,9 +26,20 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 from pipelines.cli import build_parser  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse, run, and turn any failure into one line and an exit status."""
+def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
+    """Parse, run, and turn any failure into one line and an exit status.
+
+    `lean` (the command, not a library caller): keep pandas and numpy out of the run when the
+    destination never uses them (see pipelines/lean_imports.py).
+    """
     args = build_parser().parse_args(argv)
+    refused = refuse_untested_versions()
+    if refused is not None:
+        return refused
+    if lean:
+        from pipelines.lean_imports import hide_unused_modules  # noqa: PLC0415
+
+        hide_unused_modules(args.destination or "duckdb")
     from pipelines.errors import report_failure  # noqa: PLC0415
     from pipelines.logs import configured_logging  # noqa: PLC0415
 
@@ -39,13 +50,29 @@ def main(argv: list[str] | None = None) -> int:
         return report_failure(exc, verbose=args.verbose)
 
 
+def refuse_untested_versions() -> int | None:
+    """Exit status 2 after one line if dlt or DuckDB is untested; None to go on.
+
+    Runs before dlt is imported, so a release that breaks an import is refused all the same.
+    A run allowed on untested versions goes on after one warning line.
+    """
+    from pipelines.versions import UntestedVersionError, check_tested_versions  # noqa: PLC0415
+
+    try:
+        warning = check_tested_versions()
+    except UntestedVersionError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return refused.exit_code
+    if warning is not None:
+        print(warning, file=sys.stderr)
+    return None
+
+
 def _run_reporting(args: argparse.Namespace) -> int:
     """The run inside the logging setup, so failures reach the log file too."""
     from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
     from pipelines.lean_gc import imports_done  # noqa: PLC0415
-    from sources.opencx import tls  # noqa: PLC0415
 
-    tls.build_in_background()  # on another core while the runner imports and dlt configures
     try:
         from pipelines import runner  # noqa: PLC0415
 
@@ -61,10 +88,7 @@ def _run_reporting(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     from pipelines.lean_gc import skip_the_final_collection
-    from pipelines.lean_imports import defer_dlt_requests, hide_unused_modules
 
-    hide_unused_modules()
-    defer_dlt_requests()
-    status = main()
+    status = main(lean=True)
     skip_the_final_collection()
     sys.exit(status)

@@ -26,12 +26,12 @@ from typing import Any, Final
 import dlt
 from dlt.common.destination import Destination
 from dlt.common.schema.typing import TUpsertStrategyDict
-from dlt.extract.source import DltSource
+from dlt.sources import DltSource
 
 from sources.opencx import schema
 from sources.opencx.errors import ConfigValueError
+from sources.opencx.internals import FILESYSTEM_TYPE
 
-FILESYSTEM_TYPE = "dlt.destinations.filesystem"
 DELTA: Final = "delta"
 TABLE_FORMATS = (DELTA,)
 NO_HISTORY_ON_DELTA = (

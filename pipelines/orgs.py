@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import dlt
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.inject import get_fun_spec
+from dlt.common.configuration import get_fun_spec, resolve_configuration
 
 from pipelines.errors import DELETIONS_WITHHELD_EXIT, OK_EXIT
 from sources.opencx import opencx, settings

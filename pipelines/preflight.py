@@ -16,6 +16,7 @@ from dlt.common.exceptions import MissingDependencyException
 
 from pipelines import lake
 from sources.opencx.errors import ConfigValueError
+from sources.opencx.internals import has_sql_client
 
 FULL_REFRESH_KEY = "sources.opencx.full_refresh"
 
@@ -39,23 +40,13 @@ def check_destination(destination: str | Any, *, reconciling: bool) -> None:
                 f'which only append: set {key} = "delta" '
                 f"({key.upper().replace('.', '__')}=delta) or run without --full-refresh"
             )
-    if reconciling and not _has_sql(client_class):
+    # dlt's filesystem reads its files through DuckDB but has no SQL client of its own
+    if reconciling and not has_sql_client(client_class):
         raise ConfigValueError(
             f"--full-refresh ({FULL_REFRESH_KEY}) reconciles against the loaded tables and "
             f"needs a SQL destination; {name} has no SQL client: load into duckdb, motherduck, "
             "postgres, ... or run without --full-refresh"
         )
-
-
-def _has_sql(client_class: type | None) -> bool:
-    """A real SQL job client; dlt's filesystem reads its files through DuckDB but is not one.
-
-    (Its DuckDB reads plain Parquet, but those tables only append; over Delta it needs DuckDB's
-    `delta` extension, downloaded on first use, so Delta is read with deltalake instead.)
-    """
-    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
-
-    return client_class is not None and issubclass(client_class, SqlJobClientBase)
 
 
 def _unusable(name: str, exc: BaseException) -> str:

@@ -24,44 +24,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
-from dlt.common.runtime.collector_base import Collector
-
 from pipelines.logs import TO_STDERR
 from sources.opencx.batches import ScanStats
 from sources.opencx.client import RequestCounts
+from sources.opencx.internals import StepCollector
 
 logger = logging.getLogger("pipelines.progress")
 RATE_WINDOW_SECONDS = 60.0
 BAR_TICK_SECONDS = 0.5
 BAR_DELAY_SECONDS = 2.0
-
-
-class StepCollector(Collector):
-    """dlt's collector slot, used only to know which step runs (extract, normalize, load).
-
-    After the last page, normalising and loading a big backfill takes a while too; the
-    progress line says which step it is, so a run that reads no pages is still seen alive.
-    """
-
-    def __init__(self) -> None:
-        self.current = ""
-
-    def update(
-        self,
-        name: str,
-        inc: int = 1,
-        total: int | None = None,
-        inc_total: int | None = None,
-        message: str | None = None,
-        label: str | None = None,
-    ) -> None:
-        """Ignored: row counters are not what a run against a paged API needs."""
-
-    def _start(self, step: str) -> None:
-        self.current = step.split(" ", 1)[0].lower()
-
-    def _stop(self) -> None:
-        self.current = ""
 
 
 @dataclass(frozen=True)

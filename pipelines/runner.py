@@ -19,25 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.common.configuration.providers.toml import SettingsTomlProvider
-from dlt.common.pipeline import get_dlt_pipelines_dir
-from dlt.common.runtime.collector_base import Collector
-from dlt.pipeline.pipeline import Pipeline
+from dlt import Pipeline
+from dlt.common.configuration.providers import SettingsTomlProvider
 
 from pipelines import duckdb_file, first_load, first_run_cleanup, lake, orgs, run_settings
-from pipelines.destination_config import resolving_partial_configuration_once
-from pipelines.destination_state import mark_restored_when_current
 from pipelines.errors import UNEXPECTED_EXIT, describe_failure, finished_status
 from pipelines.logs import log_to_file
 from pipelines.owed_repair import owe_repair, repair_if_owed
-from pipelines.progress import StepCollector, progress_reporter
+from pipelines.progress import progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.run_defaults import batches_built_as_they_arrive
 from pipelines.runlock import run_lock
 from pipelines.state_table import prune_state_history
-from sources.opencx import opencx, settings
+from sources.opencx import opencx, settings, stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import utc_now
+from sources.opencx.internals import StepCollector, pipelines_dir
 from sources.opencx.views import create_views
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -168,11 +165,11 @@ def checked_settings(args: argparse.Namespace, org: str | None) -> run_settings.
     )
 
 
-def make_pipeline(target: RunTarget, progress: Collector | None = None) -> Pipeline:
+def make_pipeline(target: RunTarget, progress: StepCollector | None = None) -> Pipeline:
     """The dlt pipeline; `progress` learns which dlt step runs (for the progress display)."""
     return dlt.pipeline(
         pipeline_name=target.pipeline_name,
-        destination=resolving_partial_configuration_once(target.destination),
+        destination=target.destination,
         dataset_name=target.dataset,
         progress=progress or StepCollector(),
     )
@@ -260,9 +257,9 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
     name = target_pipeline_name(args.demo, org)
     record.pipeline, record.destination = name, args.destination or "duckdb"
     stats = record.stats = ScanStats()
-    pipelines_dir = Path(get_dlt_pipelines_dir())
+    pipelines_root = pipelines_dir()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(run_lock(pipelines_dir, name))
+        stack.enter_context(run_lock(pipelines_root, name))
         if args.quiet:  # nothing on stdout on success, whoever would print there
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         if args.demo:
@@ -274,7 +271,7 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
         steps = StepCollector()
         pipeline = stack.enter_context(
             first_run_cleanup.undone_unless_loaded(
-                lambda: make_pipeline(target, steps), pipelines_dir / name, target.duckdb_path
+                lambda: make_pipeline(target, steps), pipelines_root / name, target.duckdb_path
             )
         )
         if cursor_value(pipeline) is None and not duckdb_file.not_created_yet(pipeline):
@@ -313,8 +310,7 @@ def run_catching_up(
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
         first_load.append_into_empty_tables(source)
-    with duckdb_file.held_for_the_run(pipeline) as held, batches_built_as_they_arrive():
-        mark_restored_when_current(pipeline, held)
+    with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is
@@ -326,11 +322,7 @@ def run_catching_up(
 
 def cursor_value(pipeline: Pipeline) -> Any:
     """The stored `last_seen_at` cursor, or None before the first load."""
-    try:
-        state = pipeline.state["sources"]["opencx"]["resources"]["insight_pages"]
-        return state["incremental"]["last_seen_at"]["last_value"]
-    except KeyError:
-        return None
+    return stored_cursor(pipeline.state)
 
 
 def rows_loaded(pipeline: Pipeline) -> dict[str, int]:

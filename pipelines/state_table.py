@@ -11,10 +11,17 @@ newest `KEEP_STATES` are deleted; rows of loads that did not complete are left t
 
 from __future__ import annotations
 
+from dlt import Pipeline
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.pipeline.pipeline import Pipeline
 
-from sources.opencx.repair import runs_sql_merges
+from sources.opencx.internals import (
+    COMPLETED_LOAD_STATUS,
+    LOADS_LOAD_ID_COLUMN,
+    LOADS_STATUS_COLUMN,
+    STATE_LOAD_ID_COLUMN,
+    STATE_PIPELINE_COLUMN,
+    runs_sql,
+)
 
 KEEP_STATES = 10
 
@@ -22,7 +29,7 @@ KEEP_STATES = 10
 def prune_state_history(pipeline: Pipeline, keep: int | None = None) -> int:
     """Delete this pipeline's state rows beyond the newest `keep` completed; returns how many."""
     keep = KEEP_STATES if keep is None else keep
-    if not runs_sql_merges(pipeline):
+    if not runs_sql(pipeline.destination):
         return 0
     dlt_schema = pipeline.default_schema
     naming = dlt_schema.naming
@@ -31,9 +38,15 @@ def prune_state_history(pipeline: Pipeline, keep: int | None = None) -> int:
         loads = client.make_qualified_table_name(dlt_schema.loads_table_name)
         name, load_id, dlt_load_id, status = (
             client.escape_column_name(naming.normalize_identifier(column))
-            for column in ("pipeline_name", "load_id", "_dlt_load_id", "status")
+            for column in (
+                STATE_PIPELINE_COLUMN,
+                LOADS_LOAD_ID_COLUMN,
+                STATE_LOAD_ID_COLUMN,
+                LOADS_STATUS_COLUMN,
+            )
         )
-        completed = f"SELECT {load_id} FROM {loads} WHERE {status} = 0"  # noqa: S608
+        done = COMPLETED_LOAD_STATUS
+        completed = f"SELECT {load_id} FROM {loads} WHERE {status} = {done}"  # noqa: S608
         try:
             rows = client.execute_sql(
                 f"SELECT s.{dlt_load_id} FROM {state} AS s WHERE s.{name} = %s"  # noqa: S608

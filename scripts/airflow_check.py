@@ -11,7 +11,9 @@ the DuckDB file they load:
 2. a plain hourly run loads everything (merging onto the backfill's rows, one open history
    version per insight) and stores the cursor;
 3. after an insight is deleted and an old one resolved in the API, the reconciliation DAG marks
-   the first deleted and the second resolved, and leaves the cursor where it was.
+   the first deleted and the second resolved, and leaves the cursor where it was;
+4. a reconciliation that withholds deletions (more missing insights than it may check) loads
+   what it read and then fails its task, as the command exits 6.
 
 Exits non-zero with the first failed check. The temp home, whose path is printed, keeps each
 `airflow dags test` log when a check failed and is removed when all pass.
@@ -202,6 +204,8 @@ def stored_cursor(duckdb_path: Path, pipelines_dir: Path) -> Any:
     """The `last_seen_at` cursor as the next run will restore it: from the destination."""
     import dlt  # noqa: PLC0415
 
+    from sources.opencx import stored_cursor as opencx_stored_cursor  # noqa: PLC0415
+
     pipeline = dlt.pipeline(
         pipeline_name="opencx_insights",
         pipelines_dir=str(pipelines_dir),
@@ -211,11 +215,7 @@ def stored_cursor(duckdb_path: Path, pipelines_dir: Path) -> Any:
     pipeline.drop()
     pipeline.sync_destination()
     state: Mapping[str, Any] = pipeline.state
-    try:
-        pages = state["sources"]["opencx"]["resources"]["insight_pages"]
-        return pages["incremental"]["last_seen_at"]["last_value"]
-    except KeyError:
-        return None
+    return opencx_stored_cursor(state)
 
 
 def run_dag(home: Path, dag_id: str, name: str, conf: dict[str, Any] | None = None) -> float:
@@ -292,6 +292,30 @@ def check_reconciliation(home: Path, sim: Simulator, duckdb_path: Path, cursor: 
     check(after == cursor, f"the reconciliation moved the cursor: {cursor} -> {after}")
 
 
+def check_withheld_deletions_fail_the_task(home: Path, sim: Simulator, duckdb_path: Path) -> None:
+    """Withheld deletions fail the reconciliation's task after its load committed."""
+    live = [i for i in sim.store.ground_truth() if not i["resolved_at"] and not i["archived_at"]]
+    resolved, gone = live[0]["id"], [live[1]["id"], live[2]["id"]]
+    sim.store.resolve(resolved)
+    for insight_id in gone:
+        sim.store.delete(insight_id)
+    os.environ["SOURCES__OPENCX__MAX_DELETION_CHECKS"] = "1"  # two missing: more than it may ask
+    try:
+        run_dag(home, RECONCILE, "reconcile-withheld")
+    except CheckFailedError as failed:
+        log = (home / "dags-test-reconcile-withheld.log").read_text()
+        check("deletions were withheld" in log, f"the task failed for another reason: {failed}")
+    else:
+        raise CheckFailedError("the reconciliation withheld deletions and its task succeeded")
+    finally:
+        del os.environ["SOURCES__OPENCX__MAX_DELETION_CHECKS"]
+    rows = dict(query(duckdb_path, "SELECT id, status FROM opencx.insights"))
+    check(rows.get(resolved) == "resolved", f"the failed task did not load: {rows.get(resolved)}")
+    marked = query(duckdb_path, "SELECT COUNT(*) FROM opencx.insights WHERE deleted_at IS NOT NULL")
+    check(marked[0][0] == 1, f"withheld deletions were marked: {marked[0][0]} deleted in all")
+    print("airflow check: withheld deletions fail the reconciliation's task", flush=True)
+
+
 @contextmanager
 def simulator() -> Iterator[Simulator]:
     """The bundled API simulator on 127.0.0.1, its URL exported for the DAG's source."""
@@ -321,6 +345,7 @@ def run_checks(home: Path) -> None:
         check_backfill_run(home, sim, duckdb_path)
         cursor = check_scheduled_run(home, sim, duckdb_path)
         check_reconciliation(home, sim, duckdb_path, cursor)
+        check_withheld_deletions_fail_the_task(home, sim, duckdb_path)
 
 
 def main() -> int:

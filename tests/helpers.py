@@ -18,6 +18,7 @@ import pytest
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.runner import run_catching_up
+from sources.opencx import stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import NOW_VARIABLE
 from sources.opencx_simulator import Simulator
@@ -105,8 +106,10 @@ class Workspace:
 
 
 def cursor_of(pipeline: Pipeline) -> Any:
-    state = pipeline.state["sources"]["opencx"]["resources"]["insight_pages"]
-    return state["incremental"]["last_seen_at"]["last_value"]
+    """The stored cursor (where dlt keeps it: tests/test_internals_contract.py)."""
+    cursor = stored_cursor(pipeline.state)
+    assert cursor is not None, "no cursor stored"
+    return cursor
 
 
 def ts(value: str | None) -> datetime | None:

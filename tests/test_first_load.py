@@ -110,15 +110,28 @@ def test_an_appended_first_load_equals_a_merged_one_through_later_runs(
     assert staged_rows(merged, schema.INSIGHTS) > 0  # the comparison really merged
 
 
-def test_a_destination_holding_rows_merges_even_without_a_cursor(
-    ws: Workspace, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+def lose_the_state(ws: Workspace) -> Workspace:
+    """A machine without the pipeline's state anywhere: no local state, none in the dataset.
+
+    (As after a pipeline rename: the tables hold the old name's rows, nothing holds a cursor.)
+    """
+    with ws.pipeline().sql_client() as client:
+        client.execute_sql("DELETE FROM _dlt_pipeline_state")
+    return Workspace(ws.root / "fresh machine", ws.warehouse)
+
+
+def test_a_destination_holding_rows_merges_when_the_state_is_lost(
+    ws: Workspace, sim: Simulator
 ) -> None:
     ws.load(sim)
-    assert not first_load.destination_is_empty(ws.pipeline())
     sim.store.bump_counts(5, rng_seed=3)
-    monkeypatch.setattr(runner, "cursor_value", lambda _pipeline: None)  # a lost state
+    fresh = lose_the_state(ws)
+    assert runner.cursor_value(fresh.pipeline()) is None
+    assert not first_load.destination_is_empty(fresh.pipeline())
 
-    ws.load(sim)
+    fresh.load(sim)
+
+    assert runner.cursor_value(fresh.pipeline()) is not None, "the run's own state, from scratch"
 
     n = len(sim.store.ground_truth())
     assert (

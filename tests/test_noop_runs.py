@@ -1,22 +1,25 @@
 """A scheduled run with nothing new does the least it can, and never loses a state change.
 
-It leaves the dashboard views as they are (nothing changed the tables they read), opens the
-DuckDB file once (the run's hold, which also checks that the file holds the local state), and
-leaves no load package behind; a run whose state changed still commits that state, and the
-views are recreated after every run that loaded.
+It leaves the dashboard views as they are (nothing changed the tables they read), asks the API
+only for the lookback's pages, and leaves no load package and no load behind; a run whose state
+changed still commits that state, and the views are recreated after every run that loaded.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-from sources.opencx import views
+from sources.opencx import settings, views
 from sources.opencx_simulator import Simulator
-from tests.helpers import Workspace
+from tests.helpers import (
+    Workspace,
+    cursor_of,
+    insight_requests,
+    pages_needed,
+    within_lookback,
+)
 
 
 @pytest.fixture
@@ -31,22 +34,6 @@ def view_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(views, "_create", counting)
     return built
-
-
-@pytest.fixture
-def opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every `duckdb.connect` made in this process (dlt's destination client included)."""
-    opened: list[str] = []
-    connect = duckdb.connect
-
-    def counting(
-        database: Any = ":memory:", *args: Any, **kwargs: Any
-    ) -> duckdb.DuckDBPyConnection:
-        opened.append(str(database))
-        return connect(database, *args, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", counting)
-    return opened
 
 
 def loads(ws: Workspace) -> int:
@@ -101,16 +88,17 @@ def test_views_missing_from_the_local_record_are_created_on_a_run_with_nothing_n
     assert len(view_builds) == 2
 
 
-def test_a_run_with_nothing_new_opens_the_warehouse_once_and_leaves_no_package(
-    ws: Workspace, sim: Simulator, opens: list[str]
+def test_a_run_with_nothing_new_asks_only_for_the_lookback_and_leaves_no_package(
+    ws: Workspace, sim: Simulator
 ) -> None:
-    ws.load(sim)
+    cursor = cursor_of(ws.load(sim))
     before = loads(ws)
-    opens.clear()
+    sim.clear_requests()
     ws.load(sim)
-    warehouse = [db for db in opens if Path(db) == ws.db]
-    # the run's hold opens the file and asks it for the stored state; dlt opens nothing
-    assert len(warehouse) == 1, f"expected the hold only: {opens}"
+    requests = insight_requests(sim)
+    within = within_lookback(sim.store.ground_truth(), cursor, settings.DEFAULT_LOOKBACK_HOURS)
+    assert 1 <= len(requests) <= pages_needed(within, sim.config.page_size) + 1
+    assert {(r.body["sortBy"], r.body["sortOrder"]) for r in requests} == {("last_seen_at", "desc")}
     pipeline = ws.pipeline()
     assert not pipeline.has_pending_data
     assert pipeline.list_extracted_load_packages() == []

@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 import pytest
 
-from pipelines.duckdb_file import LOCATION_STATE_KEY
+from sources.opencx.internals import DUCKDB_FILE_STATE_KEY
 from sources.opencx_simulator import Simulator
 from tests.duckdb_support import PIPELINE_NAME, ROOT, SCRIPT, pipeline_dir, run_cli
 from tests.duckdb_support import cli_env as clean_env
@@ -141,7 +141,7 @@ def test_dlt_pipeline_info_names_the_loaded_file(tmp_path: Path, sim: Simulator)
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert f"{LOCATION_STATE_KEY}: {db}" in result.stdout
+    assert f"{DUCKDB_FILE_STATE_KEY}: {db}" in result.stdout
 
 
 def test_the_demo_records_its_own_file_apart_from_the_scheduled_one(tmp_path: Path) -> None:

@@ -7,16 +7,16 @@ or passed directly. The API key belongs in ``.dlt/secrets.toml`` or the environm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import dlt
 from dlt.common.exceptions import PipelineStateNotAvailable, SourceSectionNotAvailable
 from dlt.common.typing import TSecretStrValue
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
-from sources.opencx import settings
+from sources.opencx import internals, settings
 from sources.opencx.arguments import check_arguments
 from sources.opencx.batches import ScanStats, SeenEntities
 from sources.opencx.resources import (
@@ -25,6 +25,7 @@ from sources.opencx.resources import (
     FAR_FUTURE,
     HISTORY_DISPOSITION,
     INSIGHTS_DISPOSITION,
+    PAGES,
     InsightTables,
     categories,
     insight_activity,
@@ -35,7 +36,7 @@ from sources.opencx.resources import (
     teams,
 )
 
-__all__ = ["opencx"]
+__all__ = ["opencx", "stored_cursor"]
 
 
 @dlt.source(name="opencx", max_table_nesting=0)
@@ -136,8 +137,14 @@ def has_cursor() -> bool:
         state = dlt.current.source_state()
     except (PipelineStateNotAvailable, SourceSectionNotAvailable):
         return False
-    resource = state.get("resources", {}).get("insight_pages", {})
-    return resource.get("incremental", {}).get(CURSOR, {}).get("last_value") is not None
+    pages = internals.resource_state_in_source(state, PAGES)
+    return internals.incremental_last_value(pages, CURSOR) is not None
+
+
+def stored_cursor(pipeline_state: Mapping[str, Any] | None) -> Any:
+    """The `last_seen_at` cursor the last load committed in `pipeline_state`, or None."""
+    pages = internals.resource_state(pipeline_state, opencx.name, PAGES)
+    return internals.incremental_last_value(pages, CURSOR)
 
 
 def cursor_for_run(

@@ -30,7 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from sources.opencx import settings, tls
+from sources.opencx import settings
 from sources.opencx.errors import (
     ApiResponseError,
     ApiUnreachableError,
@@ -227,7 +227,6 @@ class OpenCXClient:
                 max_keepalive_connections=client_settings.max_connections,
             ),
             transport=transport,
-            verify=tls.shared_context() if transport is None else True,
         )
 
     def __enter__(self) -> OpenCXClient:

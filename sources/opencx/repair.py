@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dlt import Pipeline
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.pipeline.pipeline import Pipeline
 
 from sources.opencx import schema
+from sources.opencx.internals import runs_sql
 
 # the tables whose merges keep a repeated staging copy's rows
 REPAIRED_TABLES = (schema.INSIGHTS, schema.HISTORY)
@@ -31,7 +32,7 @@ def dedupe_after_resumed_load(pipeline: Pipeline) -> dict[str, int]:
     under a file name fixed by the job, which a repeated job overwrites. Its DuckDB view over
     the files could not rewrite a table anyway.
     """
-    if not runs_sql_merges(pipeline):
+    if not runs_sql(pipeline.destination):
         return {}
     with pipeline.sql_client() as client:
         return {table: _dedupe(client, table) for table in REPAIRED_TABLES}
@@ -57,11 +58,3 @@ def _dedupe(client: Any, table_name: str) -> int:
         client.execute_sql(f"INSERT INTO {table} SELECT * FROM {scratch}")  # noqa: S608
         client.execute_sql(f"DROP TABLE {scratch}")
     return extra
-
-
-def runs_sql_merges(pipeline: Pipeline) -> bool:
-    """Whether the destination loads through SQL (merges, scd2, its own state table)."""
-    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
-
-    destination = pipeline.destination
-    return destination is not None and issubclass(destination.client_class, SqlJobClientBase)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # scheduled run with nothing new never pays for it.
 
 CURSOR = "last_seen_at"
+PAGES = "insight_pages"  # the scan, whose incremental keeps the cursor
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ACTIVITY_STATE_KEY = "complete_until"
@@ -41,7 +42,7 @@ ACTIVITY_STATE_KEY = "complete_until"
 SHAPE_STATE_KEY = "documented_tables"
 
 
-@dlt.resource(name="insight_pages", selected=False)
+@dlt.resource(name=PAGES, selected=False)
 def insight_pages(
     client_settings: ClientSettings,
     filters_body: dict[str, Any],

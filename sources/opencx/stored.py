@@ -15,12 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt import Pipeline
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.pipeline.pipeline import Pipeline
 
 from sources.opencx import schema
+from sources.opencx.internals import FILESYSTEM_TYPE
 
-FILESYSTEM_TYPE = "dlt.destinations.filesystem"
 _EMPTY = pa.table(
     {"id": pa.array([], pa.string()), "deleted_at": pa.array([], pa.timestamp("us", tz="UTC"))}
 )

@@ -26,12 +26,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dlt import Pipeline
 from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.schema.typing import TColumnSchema
 from dlt.destinations.exceptions import DatabaseException
-from dlt.pipeline.pipeline import Pipeline
 
 from sources.opencx import schema
+from sources.opencx.internals import (
+    COMPLETED_LOAD_STATUS,
+    LOADS_STATUS_COLUMN,
+    destination_column_type,
+    runs_sql,
+)
 
 LOADS = "_dlt_loads"
 # pipeline local-state key: digest of the views this pipeline created last (see create_views)
@@ -55,7 +61,7 @@ class View:
 
 _AS_OF = f"""
     SELECT CAST(MAX(loads.inserted_at) AT TIME ZONE 'UTC' AS DATE) AS as_of_day
-    FROM {{{LOADS}}} loads WHERE loads.status = 0
+    FROM {{{LOADS}}} loads WHERE loads.{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS}
 """  # noqa: S608 - constants only, no user input
 
 INSIGHTS_ENRICHED = View(
@@ -288,7 +294,7 @@ _STUB_COLUMNS: dict[str, list[TColumnSchema]] = {
     **{table: list(schema.dlt_columns(table).values()) for table in schema.TABLE_COLUMNS},
     LOADS: [
         {"name": "inserted_at", "data_type": "timestamp", "timezone": True},
-        {"name": "status", "data_type": "bigint"},
+        {"name": LOADS_STATUS_COLUMN, "data_type": "bigint"},
     ],
 }
 _STUB_COLUMNS[schema.HISTORY] += [
@@ -388,11 +394,11 @@ def _stub(table: str, capabilities: DestinationCapabilitiesContext) -> str:
     PostgreSQL refuses to change a view column's type on `CREATE OR REPLACE`, so the stub's
     `varchar` must be the `varchar` dlt will create, not a `text`.
     """
-    mapper = capabilities.get_type_mapper()
     columns = _STUB_COLUMNS[table]
     table_schema: Any = {"name": table, "columns": {str(c.get("name")): c for c in columns}}
     selected = ", ".join(
-        f"CAST(NULL AS {mapper.to_destination_type(column, table_schema)}) AS {column['name']}"
+        f"CAST(NULL AS {destination_column_type(capabilities, column, table_schema)}) "
+        f"AS {column['name']}"
         for column in columns
     )
     return f"(SELECT {selected} WHERE 1 = 0)"
@@ -400,7 +406,4 @@ def _stub(table: str, capabilities: DestinationCapabilitiesContext) -> str:
 
 def _keeps_views(pipeline: Pipeline) -> bool:
     """SQL destinations run by dlt's SQL job clients keep views; the filesystem does not."""
-    from dlt.destinations.job_client_impl import SqlJobClientBase  # noqa: PLC0415
-
-    destination = pipeline.destination
-    return destination is not None and issubclass(destination.client_class, SqlJobClientBase)
+    return runs_sql(pipeline.destination)
