@@ -1,8 +1,8 @@
 # Entry points for a fresh machine with python3, pip and make (everything goes into .venv):
 #   make demo      the loader and the report extra; loads the simulator's demo data into DuckDB
 #                  and writes the report
-#   make test      the dev lock (tests, lint, type checks, every extra); runs lint, type checks
-#                  and the test suite
+#   make test      the dev lock (tests, lint, type checks, every extra); runs lint, type checks,
+#                  the test suite, and the clock-bound tests again a year ahead
 #   make install   what `python pipelines/insights.py` needs and nothing else (a cron machine);
 #                  EXTRAS adds extras from their locks: make install EXTRAS="postgres report"
 # One lock per purpose, resolved together by `make lock` (the same version of a package in
@@ -19,7 +19,7 @@ UV_VERSION := 0.13.9
 # pyproject's optional dependencies that a user installs (each has requirements-<extra>.lock)
 USER_EXTRAS := pandas postgres delta report notebook
 
-.PHONY: install demo run test lint typecheck pytest bench lock clean airflow-check
+.PHONY: install demo run test lint typecheck pytest pytest-year-ahead bench lock clean airflow-check
 
 unknown_extras := $(filter-out $(USER_EXTRAS),$(EXTRAS))
 ifneq ($(unknown_extras),)
@@ -62,7 +62,13 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+# The clock-bound tests (marker `clock`) again with "today" a year ahead: the connector and the
+# simulator take the same injected instant as now, so none of them may lean on the real date.
+pytest-year-ahead: $(VENV)/.installed-dev
+	OPENCX_TEST_NOW=$$($(BIN)/python -c 'import datetime as d; print((d.datetime.now(d.UTC) + d.timedelta(days=365)).replace(minute=0, second=0, microsecond=0).isoformat())') \
+		$(BIN)/python -m pytest -q -m clock
+
+test: lint typecheck pytest pytest-year-ahead
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
