@@ -5,7 +5,7 @@ test in a fresh process, in alternation with its baselines, ``--repeats`` times;
 median and min-max of wall time and peak RSS, the requests the simulator received, and the ratio
 to the case's baseline. Writes ``bench/results/latest.json`` and ``latest.md`` (git-ignored);
 with ``--record`` also the committed ``bench/results.json``, and regenerates ``bench/RESULTS.md``
-and the README's benchmark sections from it (``python -m bench.publish``).
+and the benchmark sections of docs/performance.md from it (``python -m bench.publish``).
 
     python -m bench                     # all cases, 3 repeats (~23 min on 2 cores)
     python -m bench --record            # the same, and publish its figures

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# How the rows reach dlt -> (shape, loader file format); the labels are what the README shows.
+# How the rows reach dlt -> (shape, loader file format); docs/performance.md shows the labels.
 CASES = {
     "dicts, `insert_values` (dlt's default for DuckDB)": ("rows", "insert_values"),
     "dicts, `jsonl`": ("rows", "jsonl"),

@@ -2,10 +2,10 @@
 
 ``python -m bench`` always writes its scratch copy to the git-ignored ``bench/results/latest.json``;
 ``python -m bench --record`` also writes ``bench/results.json``, which is committed, and
-``python -m bench.publish`` renders ``bench/RESULTS.md`` and the README's benchmark sections from
-it. The file carries what a reader needs to trust a figure: the commit it was measured on (and
-whether that tree had uncommitted changes), when, on what machine, with which versions, which
-cases ran and how many times.
+``python -m bench.publish`` renders ``bench/RESULTS.md`` and the benchmark sections of
+``docs/performance.md`` from it. The file carries what a reader needs to trust a figure: the
+commit it was measured on (and whether that tree had uncommitted changes), when, on what
+machine, with which versions, which cases ran and how many times.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The documents' benchmark text, rendered from a results file and nothing else.
 
-Every figure in ``bench/RESULTS.md`` and in the README's "Benchmarks" and "Loader file format
-(measured)" sections comes out of these functions, from ``bench/results.json``: prose here may
-describe the method, never quote a measurement. ``tests/test_bench_figures.py`` checks that the
-committed documents equal what these functions render from the committed results file.
+Every figure in ``bench/RESULTS.md`` and in the "Benchmarks" and "Loader file format (measured)"
+sections of ``docs/performance.md`` comes out of these functions, from ``bench/results.json``:
+prose here may describe the method, never quote a measurement. ``tests/test_bench_figures.py``
+checks that the committed documents equal what these functions render from the committed
+results file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ GENERATED = (
 )
 
 
-WIDTH = 100  # the README's line length
+WIDTH = 100  # the documents' line length
 
 
 def wrap(markdown: str) -> str:
@@ -412,8 +413,8 @@ def per_item_sentence(rows: list[dict[str, Any]], per_page: str, batched: str) -
     )
 
 
-def loader_formats_section(data: dict[str, Any], in_readme: bool = True) -> str:
-    """The README's 'Loader file format (measured)' body (RESULTS.md shows it too)."""
+def loader_formats_section(data: dict[str, Any], in_docs: bool = True) -> str:
+    """docs/performance.md's 'Loader file format (measured)' body (RESULTS.md shows it too)."""
     from bench.loader_formats import CONNECTOR_CASE, PER_PAGE_CASE  # noqa: PLC0415
 
     found = _formats(data)
@@ -429,7 +430,8 @@ def loader_formats_section(data: dict[str, Any], in_readme: bool = True) -> str:
         f"{case.params['insights']} insights, merge load into a fresh DuckDB file in a fresh "
         "process, wall time of `pipeline.run` and peak RSS of the process, median of "
         f"{runs} run{'s' if runs != 1 else ''}; commit `{meta['commit_short']}`, "
-        f"{machine_sentence(meta)}" + (" (see `bench/RESULTS.md`):" if in_readme else ":"),
+        f"{machine_sentence(meta)}"
+        + (" (see [bench/RESULTS.md](../bench/RESULTS.md)):" if in_docs else ":"),
         "",
         formats_table(rows, CONNECTOR_CASE),
     ]
@@ -614,7 +616,7 @@ def results_md(data: dict[str, Any]) -> str:
     parts += [*render_more.postgres_section(data), *render_more.state_section(data)]
     formats = _formats(data)
     if formats is not None:
-        parts += ["## Loader file formats", "", loader_formats_section(data, False), ""]
+        parts += ["## Loader file formats", "", loader_formats_section(data, in_docs=False), ""]
     parts += [
         "## How it measures",
         "",
@@ -637,8 +639,8 @@ def results_md(data: dict[str, Any]) -> str:
     return wrap("\n".join(parts))
 
 
-def readme_benchmarks(data: dict[str, Any]) -> str:
-    """The README's 'Benchmarks' body: how to run, provenance, the overview and the targets."""
+def benchmarks_section(data: dict[str, Any]) -> str:
+    """docs/performance.md's 'Benchmarks' body: how to run, provenance, overview and targets."""
     meta = data["meta"]
     lines = [
         "`make bench` (or `python -m bench`; `--quick` for a short pass, `--cases`, `--repeats`, "
@@ -650,8 +652,8 @@ def readme_benchmarks(data: dict[str, Any]) -> str:
         "`python -m bench --record` also writes `bench/results.json` (committed) and regenerates "
         "this section, the loader-format table above and `bench/RESULTS.md` from it "
         "(`python -m bench.publish` does only that; `tests/test_bench_figures.py` fails when "
-        "they differ). `bench/RESULTS.md` has the full tables, the method, the machine and "
-        "where the time goes.",
+        "they differ). [bench/RESULTS.md](../bench/RESULTS.md) has the full tables, the method, "
+        "the machine and where the time goes.",
         "",
         f"Measured on commit `{meta['commit_short']}` ({tree(meta)}), {meta['started_at'][:10]}, "
         f"{machine_sentence(meta)}{shared(data)}; {meta['mode']} run of "

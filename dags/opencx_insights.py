@@ -24,7 +24,7 @@ would then read exactly their hour, losing the lookback (late-analysed insights)
 moving the cursor. The schedules use data-interval timetables so a run's interval is its hour
 (Airflow 3's plain cron schedules give every run an empty interval).
 
-Configuration is the connector's (README, Configuration): `SOURCES__OPENCX__API_KEY` and any
+Configuration is the connector's (docs/configuration.md): `SOURCES__OPENCX__API_KEY` and any
 other `SOURCES__OPENCX__*` in the workers' environment (or, with
 `PROVIDERS__ENABLE_AIRFLOW_SECRETS=true`, the Airflow Variable `dlt_secrets_toml` holding a
 `.dlt/secrets.toml` document). `OPENCX_DESTINATION` (default

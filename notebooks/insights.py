@@ -12,8 +12,8 @@ queries): `OPENCX_DUCKDB` or `--duckdb-path` (after `--` with `marimo run/edit`)
 `data/opencx_insights.duckdb`, then `data/opencx_demo.duckdb` if only the demo was loaded.
 The first cell shows which file it reads; a file that is missing or holds no insights tables
 gets one line with a hint, and no charts.
-The figures are the dashboard views' (see the README's Dashboards section); the charts are the
-report's (`pipelines/report.py`).
+The figures are the dashboard views' (see docs/data-dictionary.md, Dashboard views); the
+charts are the report's (`pipelines/report.py`).
 """
 
 import marimo

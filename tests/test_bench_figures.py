@@ -1,7 +1,8 @@
 """Benchmark figures in the documents are rendered from the committed results file, never typed.
 
 `bench/results.json` is written by `python -m bench --record` on a named commit; `bench/RESULTS.md`
-and the README's marked sections must equal what `python -m bench.publish` renders from it. No
+and the marked sections of docs/performance.md must equal what `python -m bench.publish` renders
+from it. No
 benchmark runs here: these tests only read and render (speed is judged by the bench's ratios).
 """
 
@@ -24,7 +25,7 @@ from bench.harness import CONNECTOR, DIAGNOSTIC, Bench, CaseResult, RunRecord
 from bench.pg_cases import CONNECTOR_DUCKDB
 from tests.postgres_server import PostgresUnavailableError
 
-README_SECTIONS = tuple(publish.SECTIONS)
+PERFORMANCE_SECTIONS = tuple(publish.SECTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,8 @@ def results() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def readme() -> str:
-    return publish.README.read_text(encoding="utf-8")
+def performance_page() -> str:
+    return publish.PERFORMANCE_MD.read_text(encoding="utf-8")
 
 
 def _first_connector_run(data: dict[str, Any], case: str) -> dict[str, Any]:
@@ -66,19 +67,21 @@ def test_results_md_is_what_publish_renders_from_the_results_file(results: dict[
     assert committed == render.results_md(results), "run python -m bench.publish"
 
 
-@pytest.mark.parametrize("name", README_SECTIONS)
-def test_readme_section_is_what_publish_renders_from_the_results_file(
-    results: dict[str, Any], readme: str, name: str
+@pytest.mark.parametrize("name", PERFORMANCE_SECTIONS)
+def test_performance_section_is_what_publish_renders_from_the_results_file(
+    results: dict[str, Any], performance_page: str, name: str
 ) -> None:
-    assert publish.section(readme, name) == publish.SECTIONS[name](results), (
+    assert publish.section(performance_page, name) == publish.SECTIONS[name](results), (
         "run python -m bench.publish"
     )
-    assert publish.start_marker(name) in readme
+    assert publish.start_marker(name) in performance_page
 
 
-def test_documents_are_current_by_the_publish_check(results: dict[str, Any], readme: str) -> None:
+def test_documents_are_current_by_the_publish_check(
+    results: dict[str, Any], performance_page: str
+) -> None:
     committed = publish.RESULTS_MD.read_text(encoding="utf-8")
-    assert publish.stale(results, readme, committed) == []
+    assert publish.stale(results, performance_page, committed) == []
 
 
 def test_a_changed_measurement_changes_both_documents(results: dict[str, Any]) -> None:
@@ -86,16 +89,18 @@ def test_a_changed_measurement_changes_both_documents(results: dict[str, Any]) -
     for run in (r for c in changed["cases"] for r in c["runs"] if r["variant"] == "connector"):
         run["wall_s"] += 1000.0
     assert render.results_md(changed) != render.results_md(results)
-    assert render.readme_benchmarks(changed) != render.readme_benchmarks(results)
+    assert render.benchmarks_section(changed) != render.benchmarks_section(results)
 
 
-def test_a_hand_edit_of_the_readme_section_is_reported_stale(
-    results: dict[str, Any], readme: str
+def test_a_hand_edit_of_a_performance_section_is_reported_stale(
+    results: dict[str, Any], performance_page: str
 ) -> None:
-    body = publish.section(readme, "bench")
-    edited = readme.replace(body, body.replace("medians of", "means of", 1))
-    assert edited != readme
-    assert "README.md section bench" in publish.stale(results, edited, render.results_md(results))
+    body = publish.section(performance_page, "bench")
+    edited = performance_page.replace(body, body.replace("medians of", "means of", 1))
+    assert edited != performance_page
+    assert "docs/performance.md section bench" in publish.stale(
+        results, edited, render.results_md(results)
+    )
 
 
 def test_stated_repetitions_follow_the_runs(results: dict[str, Any]) -> None:

@@ -181,7 +181,8 @@ def test_publish_refuses_a_results_file_in_which_a_load_went_wrong(
     path = tmp_path / "results.json"
     record.dump(data, path)
     documents = {}
-    for name in ("README", "RESULTS_MD"):  # a publish that went ahead writes copies, not ours
+    # a publish that went ahead writes copies, not ours
+    for name in ("PERFORMANCE_MD", "RESULTS_MD"):
         copied = tmp_path / Path(getattr(publish, name)).name
         copied.write_text(Path(getattr(publish, name)).read_text(encoding="utf-8"))
         documents[copied] = copied.read_text(encoding="utf-8")

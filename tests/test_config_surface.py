@@ -5,7 +5,7 @@ body, the known-filter list and the CLI flags are derived from it. The two lists
 derive, the `opencx` source signature (dlt's configuration surface) and the typed
 `InsightFilters` dataclass, are held to the table here. `config.toml` is rendered from the
 signature and the table (`sources.opencx.config_template`) and checked against both, and the
-README's configuration section must name every parameter.
+documented settings (docs/configuration.md, "Settings") must name every parameter.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sources.opencx.config_template import render
 from sources.opencx.filters import _ENUMS, FILTER_FIELDS, InsightFilters, build_filters
 from sources.opencx_filter_table import FILTERS
 from sources.opencx_simulator.validation import BODY_FIELDS
+from tests.docs_support import section
 
 SOURCE_PARAMETERS = inspect.signature(opencx).parameters
 SOURCE_TYPES = typing.get_type_hints(inspect.unwrap(opencx))
@@ -92,7 +93,6 @@ def test_each_example_is_valid_and_sent_under_its_api_name(field: Any) -> None:
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.toml"
-README = ROOT / "README.md"
 NOT_CONFIG = {"api_key", "stats"}
 COMMENTED_SETTING = re.compile(r"# [a-z_]+ = ")
 
@@ -134,8 +134,6 @@ def test_config_toml_uncommented_whole_is_a_valid_configuration() -> None:
     assert source.resources
 
 
-def test_readme_configuration_names_every_source_parameter() -> None:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Configuration", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"`([a-z_]+)`", section))
+def test_documented_settings_name_every_source_parameter() -> None:
+    documented = set(re.findall(r"`([a-z_]+)`", section("configuration", "Settings")))
     assert set(SOURCE_PARAMETERS) - {"stats"} <= documented

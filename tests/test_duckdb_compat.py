@@ -1,4 +1,4 @@
-"""The DuckDB file the pipeline writes opens in the oldest DuckDB the README promises (1.4), in
+"""The DuckDB file the pipeline writes opens in the oldest DuckDB the docs promise (1.4), in
 a second Python environment built for it, and its header names a storage version 1.4 reads."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from tests.conftest import SIM_NOW
 from tests.duckdb_support import ROOT, cli_env, run_cli
 from tests.helpers import TEST_KEY
 
-# The oldest release of "DuckDB 1.4 or newer" (README, "Reading the data"); MotherDuck accepts
-# clients 1.4-1.5 and the project itself runs 1.5, so 1.4.0 is the release to prove.
+# The oldest release of "DuckDB 1.4 or newer" (docs/warehouses.md, "The DuckDB file");
+# MotherDuck accepts clients 1.4-1.5 and the project itself runs 1.5, so 1.4.0 is the release
+# to prove.
 OLDEST_PROMISED_DUCKDB = "1.4.0"
 COMPAT_ROOT = ROOT / ".venv-compat"
 # DuckDB 1.4.0: "we can only read versions between 64 and 67" (the header's storage number)

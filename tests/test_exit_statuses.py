@@ -18,15 +18,14 @@ from pipelines.errors import EXIT_STATUSES, describe_failure
 from pipelines.runner import RunTarget, print_summary
 from sources.opencx.errors import OpenCXError
 from sources.opencx_simulator import Simulator
-from tests.cron_support import ROOT, cli_env, db_snapshot, only_line, run_cli, run_in_process
+from tests.cron_support import cli_env, db_snapshot, only_line, run_cli, run_in_process
+from tests.docs_support import section
 from tests.helpers import Workspace
-
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def readme_statuses() -> dict[int, str]:
-    section = README.split("### Exit statuses", 1)[1].split("\n#", 1)[0]
-    rows = re.findall(r"^\| (\d+) \| ([^|:]+):", section, re.M)
+    table = section("README", "Exit statuses")
+    rows = re.findall(r"^\| (\d+) \| ([^|:]+):", table, re.M)
     assert rows, "README has no exit status table"
     return {int(code): meaning for code, meaning in rows}
 

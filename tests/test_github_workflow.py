@@ -1,4 +1,5 @@
-"""The GitHub Actions workflow (.github/workflows/opencx-insights.yml) runs what the README says.
+"""The GitHub Actions workflow (.github/workflows/opencx-insights.yml) runs what the docs say
+(docs/warehouses.md, "Scheduling with GitHub Actions").
 
 GitHub only tells at the next scheduled run that a step calls a flag that does not exist or
 that a step's condition names a schedule the workflow does not have; these tests tell now. Each

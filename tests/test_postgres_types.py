@@ -1,5 +1,6 @@
 """On PostgreSQL the tables get real types: timestamps with time zone, bigint counts, unbounded
-strings, so BI tools see the same columns as on DuckDB (README "Warehouse differences")."""
+strings, so BI tools see the same columns as on DuckDB (docs/data-dictionary.md, "Warehouse
+differences")."""
 
 from __future__ import annotations
 

@@ -27,11 +27,11 @@ import pytest
 from sources.opencx import views
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.conftest import WAREHOUSES, SimFactory
+from tests.docs_support import section
 from tests.helpers import TEST_KEY, Workspace, expected_insight, ts
 from tests.postgres_server import PostgresServer
 from tests.warehouses import DUCKDB, DuckDBWarehouse, PostgresWarehouse, Warehouse
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 DAY = timedelta(days=1)
 ACTIVITY_DAYS = 62  # the 30 complete days of top_insights_30d, the 30 before, and a margin
 REOPENED, RESOLVED, ARCHIVED, DELETED = 6, 5, 3, 4
@@ -450,16 +450,16 @@ def test_every_view_exists_for_a_fresh_tenant_and_fills_on_the_next_load(
     assert ws.count("weekly_insight_flow") >= 1
 
 
-# ---------------------------------------------------------------------------------- README
+# ------------------------------------------------------------------------- data dictionary
 
 
-def test_every_view_and_column_is_documented_in_the_readme(
+def test_every_view_and_column_is_documented_in_the_data_dictionary(
     loaded: tuple[Workspace, Truth],
 ) -> None:
     ws, _ = loaded
-    section = README.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
+    documented = section("data-dictionary", "Dashboard views")
     for view in views.VIEW_NAMES:
-        row = next(line for line in section.splitlines() if line.startswith(f"| `{view}`")
+        row = next(line for line in documented.splitlines() if line.startswith(f"| `{view}`")
                    or f", `{view}` |" in line)  # fmt: skip
         for column in ws.warehouse.execute(f"SELECT * FROM {view} WHERE 1 = 0")[0]:
             assert f"`{column}`" in row, f"{view}.{column}"

@@ -2,9 +2,9 @@
 
 MotherDuck, BigQuery and Snowflake cannot be reached from here (no account), so these tests do
 everything short of connecting: build the pipeline with the destination, resolve its
-configuration from the README's own TOML blocks (written to a project's `.dlt/secrets.toml`) and
-from environment variables in dlt's naming, and check that a destination whose client library
-is not installed is refused in one line before any request.
+configuration from the TOML blocks of docs/warehouses.md (written to a project's
+`.dlt/secrets.toml`) and from environment variables in dlt's naming, and check that a
+destination whose client library is not installed is refused in one line before any request.
 """
 
 from __future__ import annotations
@@ -24,28 +24,23 @@ import pytest
 
 from sources.opencx_simulator import Simulator
 from tests.cron_support import ROOT, cli_env, only_line, run_cli
+from tests.docs_support import section
 from tests.helpers import insight_requests
 from tests.warehouse_config_probe import resolved
 
-README = ROOT / "README.md"
 CLIENT_LIBRARIES = {"bigquery": "google.cloud.bigquery", "snowflake": "snowflake.connector"}
 
 
-def destinations_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### Destinations\n")
-    return text[start : text.index("\n## ", start)]
-
-
-def readme_blocks() -> dict[str, str]:
-    """The README's TOML block per destination; `filesystem-delta` is the Delta one."""
+def documented_blocks() -> dict[str, str]:
+    """The documented TOML block per destination; `filesystem-delta` is the Delta one."""
     blocks: dict[str, str] = {}
-    for block in re.findall(r"```toml\n(.*?)```", destinations_section(), flags=re.DOTALL):
+    destinations = section("warehouses", "Destinations")
+    for block in re.findall(r"```toml\n(.*?)```", destinations, flags=re.DOTALL):
         (name,) = tomllib.loads(block)["destination"]
         key = name
         if name == "filesystem":
             key = "filesystem-delta" if "table_format" in block else "filesystem-parquet"
-        assert key not in blocks, f"two README blocks for {key}"
+        assert key not in blocks, f"two documented blocks for {key}"
         blocks[key] = block
     return blocks
 
@@ -97,8 +92,8 @@ def same(resolved_value: Any, configured: Any) -> bool:
     return bool(resolved_value == configured)
 
 
-def test_the_readme_has_a_config_block_for_every_documented_destination() -> None:
-    assert set(readme_blocks()) == {
+def test_the_docs_have_a_config_block_for_every_documented_destination() -> None:
+    assert set(documented_blocks()) == {
         "postgres",
         "motherduck",
         "bigquery",
@@ -111,8 +106,8 @@ def test_the_readme_has_a_config_block_for_every_documented_destination() -> Non
 @pytest.mark.parametrize(
     "key", ["motherduck", "bigquery", "snowflake", "postgres", "filesystem-parquet"]
 )
-def test_each_readme_config_block_resolves_offline(tmp_path: Path, key: str) -> None:
-    block = readme_blocks()[key]
+def test_each_documented_config_block_resolves_offline(tmp_path: Path, key: str) -> None:
+    block = documented_blocks()[key]
     name = key.split("-", maxsplit=1)[0]
 
     probed = probe_in_project(tmp_path, name, block)
@@ -122,8 +117,8 @@ def test_each_readme_config_block_resolves_offline(tmp_path: Path, key: str) -> 
     assert probed["table_format"] is None
 
 
-def test_the_readme_delta_block_selects_delta_tables(tmp_path: Path) -> None:
-    block = readme_blocks()["filesystem-delta"]
+def test_the_documented_delta_block_selects_delta_tables(tmp_path: Path) -> None:
+    block = documented_blocks()["filesystem-delta"]
 
     probed = probe_in_project(tmp_path, "filesystem", block)
 

@@ -53,7 +53,7 @@ class Warehouse(Protocol):
 
 @dataclass(frozen=True)
 class DuckDBWarehouse:
-    """A DuckDB file, read read-only (as the README tells readers to) unless told otherwise."""
+    """A DuckDB file, read read-only (as the docs tell readers to) unless told otherwise."""
 
     path: Path
     name: str = DUCKDB

@@ -51,7 +51,7 @@ DELETION_SAMPLE: Final = 20
 
 # The API may stamp `last_seen_at` with the session's time once the session is analysed, hours
 # after it happened. 24 h re-reads a day of active insights per run (a few pages) and covers
-# sessions that stay open for a working day before analysis. See README "Lookback".
+# sessions that stay open for a working day before analysis. See docs/operations.md, "Lookback".
 DEFAULT_LOOKBACK_HOURS: Final = 24.0
 
 # Pages are handed to dlt in batches of about this many insights: dlt's per-item overhead for

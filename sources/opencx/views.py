@@ -6,7 +6,7 @@ and the report all read the same figures. The SQL is one text for DuckDB and Pos
 read `AT TIME ZONE`, `date_trunc('week', ...)`, recursive CTEs, `GROUPING SETS` and
 `percentile_cont(...) WITHIN GROUP`, so nothing is generated per dialect.
 
-Time rules (documented in the README, tested in tests/test_views.py):
+Time rules (documented in docs/data-dictionary.md, tested in tests/test_views.py):
 
 - Days and weeks are UTC; weeks start on Monday.
 - "Today" is taken from the data, not from the clock: the UTC day of the latest completed load
@@ -48,7 +48,7 @@ TESTED_DIALECTS = frozenset({"duckdb", "motherduck", "postgres"})
 
 @dataclass(frozen=True)
 class View:
-    """One dashboard view: its name, grain and meaning (for the README) and its SQL.
+    """One dashboard view: its name, grain and meaning (as documented) and its SQL.
 
     The SQL names the tables and views it reads as `{name}` placeholders.
     """

@@ -1,29 +1,29 @@
-"""The README is part of the interface: its queries run and answer correctly, and every public
-column is documented. (The notebook's queries are checked in tests/test_notebook_queries.py.)"""
+"""The data dictionary (docs/data-dictionary.md) is part of the interface: its queries run and
+answer correctly, and every public column is documented. (The notebook's queries are checked in
+tests/test_notebook_queries.py.)"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
+from tests.docs_support import read_doc, section
 from tests.helpers import Workspace, ts
 from tests.test_history import latest_boundary
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DICTIONARY = "data-dictionary"
 AS_OF_LITERAL = "TIMESTAMPTZ '2026-11-01 00:00:00+00'"
 
 
-def readme_query(name: str) -> str:
-    match = re.search(rf"```sql\n-- query: {name}\n(.*?)```", README, re.S)
-    assert match, f"README has no query {name}"
+def documented_query(name: str) -> str:
+    match = re.search(rf"```sql\n-- query: {name}\n(.*?)```", read_doc(DICTIONARY), re.S)
+    assert match, f"the data dictionary has no query {name}"
     return match.group(1)
 
 
@@ -35,9 +35,9 @@ def run_sql(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
 
 def test_every_public_column_is_documented() -> None:
     for table, columns in schema.TABLE_COLUMNS.items():
-        section = README.split(f"#### `{table}`", 1)[1].split("####", 1)[0]
+        documented = section(DICTIONARY, f"`{table}`")
         for column in columns:
-            assert f"`{column.name}`" in section, f"{table}.{column.name}"
+            assert f"`{column.name}`" in documented, f"{table}.{column.name}"
 
 
 def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) -> None:
@@ -61,7 +61,7 @@ def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) 
         )
         checkpoints.append((moment, expected))
     for moment, expected in checkpoints:
-        sql = readme_query("state_as_of").replace(AS_OF_LITERAL, f"TIMESTAMPTZ '{moment}'")
+        sql = documented_query("state_as_of").replace(AS_OF_LITERAL, f"TIMESTAMPTZ '{moment}'")
         assert run_sql(ws, sql) == expected
 
 
@@ -88,5 +88,5 @@ def test_resolved_per_week_query_counts_each_resolution(ws: Workspace, sim: Simu
         assert moment is not None
         day = moment.astimezone(timezone.utc).date()
         weeks[day - timedelta(days=day.weekday())] += 1
-    rows = run_sql(ws, readme_query("resolved_per_week"))
+    rows = run_sql(ws, documented_query("resolved_per_week"))
     assert {row[0].date(): row[1] for row in rows} == dict(weeks)
