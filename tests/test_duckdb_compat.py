@@ -21,6 +21,8 @@ from tests.conftest import SIM_NOW
 from tests.duckdb_support import ROOT, cli_env, run_cli
 from tests.helpers import TEST_KEY
 
+pytestmark = pytest.mark.clock
+
 # The oldest release of "DuckDB 1.4 or newer" (docs/warehouses.md, "The DuckDB file");
 # MotherDuck accepts clients 1.4-1.5 and the project itself runs 1.5, so 1.4.0 is the release
 # to prove.
@@ -31,8 +33,6 @@ STORAGE_VERSIONS_1_4_READS = range(64, 68)
 
 COUNT_TABLES = """
 import json, sys, duckdb
-
-pytestmark = pytest.mark.clock
 con = duckdb.connect(sys.argv[1], read_only=True)
 tables = [row[0] for row in con.execute(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opencx'"

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from sources.opencx import stored_cursor
 from sources.opencx_simulator import Simulator, SimulatorConfig
 from tests.conftest import SIM_NOW, SimFactory
 from tests.cron_support import db_snapshot
@@ -269,7 +270,7 @@ def test_page_past_the_end_loads_nothing_and_succeeds(ws: Workspace, api: Simula
     pipeline = ws.load(api, page=50)
     assert loaded(ws) == {}
     assert len(insight_requests(api)) == 1
-    assert cursor_of(pipeline) is None
+    assert stored_cursor(pipeline.state) is None
 
 
 def test_a_repeat_of_the_previous_page_is_not_taken_for_the_real_one(
