@@ -55,23 +55,6 @@ def insight_pages(
     last_seen_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(CURSOR),
 ) -> Iterator[list[dict[str, Any]]]:
     """Parsed insights in batches; a complete reconciliation ends with confirmed changes."""
-    yield from _insight_batches(
-        client_settings, filters_body, scan_stats, start_page, max_pages, full_scan,
-        max_deletion_checks, last_seen_at,
-    )  # fmt: skip
-    yield from shape_batch_once(dlt.current.resource_state())
-
-
-def _insight_batches(
-    client_settings: ClientSettings,
-    filters_body: dict[str, Any],
-    scan_stats: ScanStats,
-    start_page: int,
-    max_pages: int,
-    full_scan: bool,
-    max_deletion_checks: int,
-    last_seen_at: dlt.sources.incremental[datetime],
-) -> Iterator[list[dict[str, Any]]]:
     started = utc_now()
     is_backfill = last_seen_at.end_value is not None
     plan = plan_scan(
@@ -106,8 +89,11 @@ def _insight_batches(
                     f"insights kept disappearing while the reconciliation paged "
                     f"({settings.MAX_SCAN_PASSES} passes); none were marked deleted"
                 )
-                return
-            yield from reconcile.confirmed_changes(client, scan_stats, started, max_deletion_checks)
+            else:
+                yield from reconcile.confirmed_changes(
+                    client, scan_stats, started, max_deletion_checks
+                )
+    yield from shape_batch_once(dlt.current.resource_state())
 
 
 def shape_batch_once(state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
