@@ -6,7 +6,6 @@ credentials. Every failure a user can cause ends in one line on stderr and a non
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,8 @@ os.environ.setdefault("DLT_PROJECT_DIR", str(PROJECT_ROOT))
 # dlt's anonymous telemetry would try to reach the internet on every run; opt in explicitly.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-from pipelines.cli import build_parser  # noqa: E402
+from pipelines.cli import parse_request  # noqa: E402
+from pipelines.request import RunRequest  # noqa: E402
 
 
 def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
@@ -32,22 +32,24 @@ def main(argv: list[str] | None = None, *, lean: bool = False) -> int:
     `lean` (the command, not a library caller): keep pandas and numpy out of the run when the
     destination never uses them (see pipelines/lean_imports.py).
     """
-    args = build_parser().parse_args(argv)
+    request = parse_request(argv)
     refused = refuse_untested_versions()
     if refused is not None:
         return refused
     if lean:
         from pipelines.lean_imports import hide_unused_modules  # noqa: PLC0415
 
-        hide_unused_modules(args.destination or "duckdb")
+        hide_unused_modules(request.destination)
     from pipelines.errors import report_failure  # noqa: PLC0415
     from pipelines.logs import configured_logging  # noqa: PLC0415
 
     try:
-        with configured_logging(verbose=args.verbose, quiet=args.quiet, log_file=args.log_file):
-            return _run_reporting(args)
+        with configured_logging(
+            verbose=request.verbose, quiet=request.quiet, log_file=request.log_file
+        ):
+            return _run_reporting(request)
     except Exception as exc:  # the log file itself could not be opened
-        return report_failure(exc, verbose=args.verbose)
+        return report_failure(exc, verbose=request.verbose)
 
 
 def refuse_untested_versions() -> int | None:
@@ -68,7 +70,7 @@ def refuse_untested_versions() -> int | None:
     return None
 
 
-def _run_reporting(args: argparse.Namespace) -> int:
+def _run_reporting(request: RunRequest) -> int:
     """The run inside the logging setup, so failures reach the log file too."""
     from pipelines.errors import INTERRUPTED_EXIT, report_failure  # noqa: PLC0415
     from pipelines.lean_gc import imports_done  # noqa: PLC0415
@@ -77,13 +79,13 @@ def _run_reporting(args: argparse.Namespace) -> int:
         from pipelines import runner  # noqa: PLC0415
 
         imports_done()
-        return runner.run(args)
+        return runner.run(request)
     except KeyboardInterrupt:
         print("error: interrupted; nothing was committed past the last completed load",
               file=sys.stderr)  # fmt: skip
         return INTERRUPTED_EXIT
     except Exception as exc:
-        return report_failure(exc, verbose=args.verbose)
+        return report_failure(exc, verbose=request.verbose)
 
 
 if __name__ == "__main__":

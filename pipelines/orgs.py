@@ -21,7 +21,6 @@ dataset.
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -30,6 +29,7 @@ import dlt
 from dlt.common.configuration import get_fun_spec, resolve_configuration
 
 from pipelines.errors import DELETIONS_WITHHELD_EXIT, OK_EXIT
+from pipelines.request import RunRequest
 from sources.opencx import opencx, settings
 from sources.opencx.errors import ConfigValueError
 
@@ -42,9 +42,9 @@ ORG_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 RESERVED: Final = frozenset({settings.SOURCE_SECTION, "orgs", "stats"})
 
 
-def configured_orgs(args: argparse.Namespace) -> list[str]:
+def configured_orgs(request: RunRequest) -> list[str]:
     """The orgs to load (`--orgs`, else `sources.opencx.orgs`); empty for a one-org run."""
-    raw: Any = args.orgs if args.orgs is not None else dlt.config.get(ORGS_KEY)
+    raw: Any = request.orgs if request.orgs is not None else dlt.config.get(ORGS_KEY)
     if raw is None:
         return []
     names = _split(raw)
@@ -55,7 +55,7 @@ def configured_orgs(args: argparse.Namespace) -> list[str]:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ConfigValueError(f"{ORGS_KEY} (--orgs) names {duplicates[0]} twice", "orgs")
-    if args.demo:
+    if request.demo:
         raise ConfigValueError("--demo loads the bundled simulator; run it without --orgs", "orgs")
     return names
 

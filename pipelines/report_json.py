@@ -146,7 +146,7 @@ class RunReport:
     _clock: float = field(default_factory=time.monotonic, repr=False)
 
     @classmethod
-    def start(cls, path: str | None) -> RunReport:
+    def start(cls, path: Path | None) -> RunReport:
         """A report for `--report-json PATH` (None: nothing is written); checks PATH first.
 
         A missing directory is a configuration error before any request, not a surprise after
@@ -154,7 +154,7 @@ class RunReport:
         """
         if not path:
             return cls(None)
-        target = Path(path).expanduser().absolute()
+        target = path.expanduser().absolute()
         if not target.parent.is_dir():
             raise ConfigValueError(
                 f"--report-json {path}: the directory {target.parent} does not exist"

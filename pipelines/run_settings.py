@@ -14,7 +14,6 @@ every filter, the backfill bounds and their order, every number, `base_url`, the
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,9 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.inject import get_fun_spec
 
 from pipelines import orgs
-from pipelines.cli import source_overrides
 from pipelines.duckdb_file import check_file_name
 from pipelines.preflight import check_destination
+from pipelines.request import RunRequest
 from sources.opencx import opencx, settings
 from sources.opencx.arguments import SourceArguments, check_arguments
 
@@ -47,7 +46,7 @@ class CheckedSettings:
 
 
 def check_settings(
-    args: argparse.Namespace,
+    request: RunRequest,
     org: str | None,
     *,
     duckdb_path: Path | None,
@@ -61,7 +60,7 @@ def check_settings(
     ConfigFieldMissingException, a value that cannot be read as dlt's coercion error, anything
     else as ConfigValueError.
     """
-    overrides = {**source_overrides(args), **(fixed or {})}
+    overrides = {**request.source.arguments(), **(fixed or {})}
     if org is None:
         config = _resolved(overrides)
         source_args, key_name = overrides, orgs.ONE_ORG_KEY
@@ -69,7 +68,7 @@ def check_settings(
         config = orgs.org_source_args(org, overrides)
         source_args, key_name = config, orgs.api_key_key(org)
     arguments = check_arguments(config)
-    check_destination(args.destination or "duckdb", reconciling=arguments.full_refresh)
+    check_destination(request.destination, reconciling=arguments.full_refresh)
     if duckdb_path is not None:
         check_file_name(duckdb_path, dataset)
     return CheckedSettings(source_args, config, arguments, key_name)

@@ -6,7 +6,6 @@ directory, a fixed pipeline name so ``dlt pipeline opencx_insights info`` works)
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import logging
@@ -28,6 +27,7 @@ from pipelines.logs import log_to_file
 from pipelines.owed_repair import owe_repair, repair_if_owed
 from pipelines.progress import progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
+from pipelines.request import RunRequest
 from pipelines.run_defaults import batches_built_as_they_arrive
 from pipelines.runlock import run_lock
 from pipelines.state_table import prune_state_history
@@ -76,15 +76,15 @@ def register_root_config() -> None:
     dlt.config.register_provider(provider)
 
 
-def duckdb_path(args: argparse.Namespace, demo: bool, org: str | None = None) -> str:
+def duckdb_path(request: RunRequest, demo: bool, org: str | None = None) -> str:
     """DuckDB file, absolute: flag, then dlt config/env, then the default in the project.
 
     Relative paths are taken from the project, like the default, so cron and a shell started
     anywhere write the same file. Each org (`--orgs`) has its own default file; a configured
     file is shared by the orgs, each in its own dataset.
     """
-    if args.duckdb_path:
-        return str(duckdb_file.project_path(args.duckdb_path))
+    if request.duckdb_path:
+        return str(duckdb_file.project_path(request.duckdb_path))
     if demo:
         return str(DEMO_DUCKDB)
     configured = duckdb_file.configured_location()
@@ -93,18 +93,18 @@ def duckdb_path(args: argparse.Namespace, demo: bool, org: str | None = None) ->
     return str(DEFAULT_DUCKDB if org is None else DEFAULT_DUCKDB.with_stem(orgs.pipeline_name(org)))
 
 
-def resolve_target(args: argparse.Namespace, demo: bool, org: str | None = None) -> RunTarget:
+def resolve_target(request: RunRequest, demo: bool, org: str | None = None) -> RunTarget:
     """Destination, dataset and pipeline name for this run (of `org`, with `--orgs`).
 
     For DuckDB, also refuses a file that cannot be loaded (before any request) and records the
     file for `dlt.attach(...)` readers.
     """
     name = target_pipeline_name(demo, org)
-    dataset = target_dataset(args, org)
-    destination_name = args.destination or "duckdb"
+    dataset = target_dataset(request, org)
+    destination_name = request.destination
     if destination_name != "duckdb":
         return RunTarget(name, destination_name, dataset, lake.describe(destination_name))
-    path = Path(duckdb_path(args, demo, org))
+    path = Path(duckdb_path(request, demo, org))
     check_duckdb_file(path, dataset)
     destination = dlt.destinations.duckdb(credentials=duckdb_file.credentials(path))
     return RunTarget(name, destination, dataset, f"duckdb {path}", duckdb_path=path)
@@ -117,11 +117,11 @@ def target_pipeline_name(demo: bool, org: str | None = None) -> str:
     return settings.DEMO_PIPELINE_NAME if demo else settings.PIPELINE_NAME
 
 
-def target_dataset(args: argparse.Namespace, org: str | None = None) -> str:
+def target_dataset(request: RunRequest, org: str | None = None) -> str:
     """`--dataset` (default `opencx`), suffixed with `_<org>` for an org."""
     if org is not None:
-        return orgs.dataset_name(args.dataset, org)
-    return str(args.dataset or settings.DATASET_NAME)
+        return orgs.dataset_name(request.dataset, org)
+    return request.dataset or settings.DATASET_NAME
 
 
 def check_duckdb_file(path: Path, dataset: str) -> None:
@@ -132,7 +132,7 @@ def check_duckdb_file(path: Path, dataset: str) -> None:
 
 
 @contextlib.contextmanager
-def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+def demo_simulator(request: RunRequest) -> Iterator[dict[str, Any]]:
     """Start the bundled simulator; the demo never talks to api.open.cx."""
     from sources.opencx_simulator import Simulator, SimulatorConfig  # noqa: PLC0415
 
@@ -140,28 +140,28 @@ def demo_simulator(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     # second run then shows what a scheduled run with nothing new does.
     today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
     config = SimulatorConfig(
-        seed=args.demo_seed,
-        n_insights=args.demo_insights,
+        seed=request.demo_seed,
+        n_insights=request.demo_insights,
         now=today,
         api_keys={DEMO_API_KEY: ("*",)},
         # per-day session counts, so the dashboard views and the report have sessions to show
         window_scoped_counts=True,
     )
     with Simulator(config) as sim:
-        print(f"demo: simulator with {args.demo_insights} insights at {sim.base_url}")
+        print(f"demo: simulator with {request.demo_insights} insights at {sim.base_url}")
         yield {"base_url": sim.base_url, **DEMO_SETTINGS}
 
 
-def checked_settings(args: argparse.Namespace, org: str | None) -> run_settings.CheckedSettings:
+def checked_settings(request: RunRequest, org: str | None) -> run_settings.CheckedSettings:
     """Every setting of the pipeline of `org` checked; the run and `--dry-run` both call this."""
-    destination = args.destination or "duckdb"
-    path = Path(duckdb_path(args, args.demo, org)) if destination == "duckdb" else None
+    on_duckdb = request.destination == "duckdb"
+    path = Path(duckdb_path(request, request.demo, org)) if on_duckdb else None
     return run_settings.check_settings(
-        args,
+        request,
         org,
         duckdb_path=path,
-        dataset=target_dataset(args, org),
-        fixed=DEMO_SETTINGS if args.demo else None,
+        dataset=target_dataset(request, org),
+        fixed=DEMO_SETTINGS if request.demo else None,
     )
 
 
@@ -175,24 +175,24 @@ def make_pipeline(target: RunTarget, progress: StepCollector | None = None) -> P
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(request: RunRequest) -> int:
     """The command: a dry run, one load, or one load per org; returns the exit status.
 
     Errors propagate to the caller's reporter (one line, exit status); `--report-json` is
     written whatever happens, with the same line and status.
     """
     register_root_config()
-    if args.dry_run:
+    if request.dry_run:
         from pipelines.dry_run import dry_run  # noqa: PLC0415 - only for --dry-run
 
-        return dry_run(args)
-    report = RunReport.start(args.report_json)
+        return dry_run(request)
+    report = RunReport.start(request.report_json)
     try:
-        org_names = orgs.configured_orgs(args)
+        org_names = orgs.configured_orgs(request)
         if org_names:
-            status = run_orgs(args, org_names, report)
+            status = run_orgs(request, org_names, report)
         else:
-            status = run_pipeline(args, None, report.new_run(None))
+            status = run_pipeline(request, None, report.new_run(None))
         report.finish(status)
     except BaseException as exc:
         report.fail(exc)
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def run_orgs(args: argparse.Namespace, org_names: list[str], report: RunReport) -> int:
+def run_orgs(request: RunRequest, org_names: list[str], report: RunReport) -> int:
     """Each org in turn; one org's failure does not stop the next (Ctrl-C stops them all).
 
     Each failure prints its own `error: org <org>: ...` line; the exit status is the first
@@ -212,15 +212,15 @@ def run_orgs(args: argparse.Namespace, org_names: list[str], report: RunReport) 
     for org in org_names:
         record = report.new_run(org)
         try:
-            statuses.append(run_pipeline(args, org, record))
+            statuses.append(run_pipeline(request, org, record))
         except Exception as exc:
-            statuses.append(report_org_failure(org, exc, args))
+            statuses.append(report_org_failure(org, exc, request))
     return orgs.combined_status(statuses)
 
 
-def report_org_failure(org: str, exc: Exception, args: argparse.Namespace) -> int:
+def report_org_failure(org: str, exc: Exception, request: RunRequest) -> int:
     """The failed org's one line on stderr (and the log file), a line in the summary."""
-    if args.verbose:
+    if request.verbose:
         traceback.print_exception(exc, file=sys.stderr)
     message, status = describe_failure(exc)
     message = orgs.for_org(org, message)
@@ -228,15 +228,15 @@ def report_org_failure(org: str, exc: Exception, args: argparse.Namespace) -> in
     unexpected = exc if status == UNEXPECTED_EXIT else None
     log_to_file(summary_logger, logging.ERROR, "error (exit %d): org %s: %s", status, org,
                 message, exc=unexpected)  # fmt: skip
-    if not args.quiet:
+    if not request.quiet:
         print(f"org {org}: nothing loaded (exit {status})")
     return status
 
 
-def run_pipeline(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int:
+def run_pipeline(request: RunRequest, org: str | None, record: PipelineRun) -> int:
     """One pipeline's load (the one-org run's, or `org`'s); `record` keeps what it did."""
     try:
-        status = _load(args, org, record)
+        status = _load(request, org, record)
     except BaseException as exc:
         record.fail(exc)
         raise
@@ -244,7 +244,7 @@ def run_pipeline(args: argparse.Namespace, org: str | None, record: PipelineRun)
     return status
 
 
-def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int:
+def _load(request: RunRequest, org: str | None, record: PipelineRun) -> int:
     """One load; returns the exit status (errors propagate to the caller's reporter).
 
     Every setting is checked first (as `--dry-run` checks them); then the pipeline's lock, so a
@@ -253,18 +253,18 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
     removes the pipeline folder and DuckDB file it created (`first_run_cleanup`).
     """
     started = time.monotonic()
-    source_args = checked_settings(args, org).source_args
-    name = target_pipeline_name(args.demo, org)
-    record.pipeline, record.destination = name, args.destination or "duckdb"
+    source_args = checked_settings(request, org).source_args
+    name = target_pipeline_name(request.demo, org)
+    record.pipeline, record.destination = name, request.destination
     stats = record.stats = ScanStats()
     pipelines_root = pipelines_dir()
     with contextlib.ExitStack() as stack:
         stack.enter_context(run_lock(pipelines_root, name))
-        if args.quiet:  # nothing on stdout on success, whoever would print there
+        if request.quiet:  # nothing on stdout on success, whoever would print there
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-        if args.demo:
-            source_args = {**source_args, **stack.enter_context(demo_simulator(args))}
-        target = resolve_target(args, args.demo, org)
+        if request.demo:
+            source_args = {**source_args, **stack.enter_context(demo_simulator(request))}
+        target = resolve_target(request, request.demo, org)
         if target.duckdb_path is not None:
             stack.enter_context(duckdb_file.one_load_job_at_a_time())
         record.location, record.dataset = target.description, target.dataset
@@ -278,7 +278,7 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
             pipeline.sync_destination()  # a fresh machine restores the cursor from there
         cursor_before = cursor_value(pipeline)
         record.cursor_before = iso(cursor_before)
-        with progress_reporter(stats, steps, quiet=args.quiet, period=args.progress_every):
+        with progress_reporter(stats, steps, quiet=request.quiet, period=request.progress_every):
             run_catching_up(pipeline, source_args, stats)
         if target.duckdb_path is not None:  # for `dlt.attach(...)` readers, once it loaded
             duckdb_file.record_for_readers(pipeline, target.duckdb_path)
