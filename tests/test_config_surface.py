@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.cli import build_parser, parse_request
+from pipelines.command.cli import build_parser, parse_request
 from sources.opencx import opencx
 from sources.opencx.config_template import render
 from sources.opencx.filters import _ENUMS, FILTER_FIELDS, InsightFilters, build_filters

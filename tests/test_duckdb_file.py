@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.duckdb_file import in_use_error
-from pipelines.errors import DUCKDB_IN_USE_EXIT
+from pipelines.destination.duckdb_file import in_use_error
+from pipelines.failures import DUCKDB_IN_USE_EXIT
 from sources.opencx.errors import DuckDBFileInUseError
 from sources.opencx_simulator import Simulator
 from tests.duckdb_support import cli_env, pipeline_dir, run_cli

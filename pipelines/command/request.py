@@ -1,9 +1,10 @@
 """What one run of ``pipelines/insights.py`` was asked to do: typed, built once, never changed.
 
-The command line is parsed at the edge (`pipelines.cli.parse_request`) into one `RunRequest`;
-everything below takes the request, or the few of its fields it needs, and no module below
-the command line sees argparse. A field the user did not give holds the command's default, or
-None where the configuration (dlt's config files and environment variables) decides.
+The command line is parsed at the edge (`pipelines.command.cli.parse_request`) into one
+`RunRequest`; everything below takes the request, or the few of its fields it needs, and no
+module below the command line sees argparse. A field the user did not give holds the
+command's default, or None where the configuration (dlt's config files and environment
+variables) decides.
 
 Imports nothing heavy, so ``--help`` and a wrong option stay instant.
 """

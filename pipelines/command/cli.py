@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from pipelines.request import (
+from pipelines.command.request import (
     DEFAULT_DEMO_INSIGHTS,
     DEFAULT_DEMO_SEED,
     DEFAULT_DESTINATION,

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from pipelines import orgs
-from pipelines.errors import OK_EXIT
-from pipelines.report_json import RunReport
-from pipelines.request import RunRequest
+from pipelines.command.orgs import configured_orgs
+from pipelines.command.request import RunRequest
+from pipelines.command.settings import check_settings
+from pipelines.failures import OK_EXIT, combined_status
+from pipelines.output.outcome import report_org_failure
+from pipelines.output.report_json import RunReport
 from sources.opencx import internals, opencx, schema, stored_cursor
 from sources.opencx.activity import plan_windows
 from sources.opencx.arguments import SourceArguments
@@ -38,13 +40,13 @@ NO_REQUEST_PAGES = "unknown without a request (the API tells the total with the 
 def dry_run(request: RunRequest) -> int:
     """Print the plan of each pipeline the command would run (one per org); its exit status.
 
-    Every setting is checked by the run's own check (`runner.checked_settings`), so a setting
+    Every setting is checked by the run's own check (`settings.check_settings`), so a setting
     the run refuses ends the dry run with the same line and status. With several orgs, an org
     whose settings fail prints the run's `error: org <org>: ...` line and the others are
     planned, as the run would load them.
     """
     RunReport.start(request.report_json)  # the run's check of the path; a dry run writes none
-    org_names = orgs.configured_orgs(request)
+    org_names = configured_orgs(request)
     if request.demo:
         raise ConfigValueError(
             "--dry-run describes a run against the API; the demo starts its own simulator, "
@@ -56,40 +58,30 @@ def dry_run(request: RunRequest) -> int:
         print("\n".join(lines))
         return OK_EXIT
     print(HEADER)
-    return orgs.combined_status([plan_org(request, org) for org in org_names])
+    return combined_status([plan_org(request, org) for org in org_names])
 
 
 def plan_org(request: RunRequest, org: str) -> int:
     """Print `org`'s plan, or its error as the run prints it; the status the run would end with."""
-    from pipelines.runner import report_org_failure  # noqa: PLC0415 - see `describe`
-
     try:
         lines = list(describe(request, org))
     except Exception as exc:
-        return report_org_failure(org, exc, request)
+        return report_org_failure(org, exc, verbose=request.verbose, quiet=request.quiet)
     print("\n".join(lines))
     return OK_EXIT
 
 
 def describe(request: RunRequest, org: str | None) -> Iterator[str]:
     """The plan of one pipeline (the one-org run's, or `org`'s), line by line."""
-    from pipelines.runner import (  # noqa: PLC0415 - runner imports this module lazily
-        checked_settings,
-        duckdb_path,
-        target_dataset,
-        target_pipeline_name,
-    )
-
-    checked = checked_settings(request, org)
-    config, arguments = checked.config, checked.arguments
+    checked = check_settings(request, org)
+    config, arguments, target = checked.config, checked.arguments, checked.target
     body = arguments.filters.to_body()
-    name = target_pipeline_name(False, org)
-    destination = request.destination
-    where = f"duckdb {duckdb_path(request, False, org)}" if destination == "duckdb" else destination
+    name = target.pipeline_name
+    where = target.destination if target.duckdb_path is None else f"duckdb {target.duckdb_path}"
     state_path = internals.local_state_path(name)
     state = internals.read_local_state(state_path)
     yield f"{'' if org is None else f'org {org}: '}pipeline {name}"
-    yield f"  destination: {where}, dataset {target_dataset(request, org)}"
+    yield f"  destination: {where}, dataset {target.dataset}"
     yield f"  API: {config['base_url']}, key configured ({checked.key_name})"
     yield from scan_lines(arguments, body, state)
     yield from activity_lines(arguments, state)

@@ -5,7 +5,7 @@ withheld deletions should not parse it. The report is written whatever the outco
 included (with the error line and the exit status the process ends with), and atomically
 (a temporary file in the same directory, then a rename), so a reader polling the path never
 sees half a file. It holds no secret: only counts, names, cursors and the error line, which
-is the same line that reaches stderr (and never carries the key, see `pipelines.errors`).
+is the same line that reaches stderr (and never carries the key, see `pipelines.failures`).
 
 The schema is documented in the README ("Run report (--report-json)"); `SCHEMA` names its
 version, raised when a field changes meaning or disappears (new fields do not raise it).
@@ -22,13 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from pipelines.errors import (
-    DELETIONS_WITHHELD_EXIT,
-    INTERRUPTED_EXIT,
-    OK_EXIT,
-    describe_failure,
-)
-from pipelines.orgs import for_org
+from pipelines.failures import DELETIONS_WITHHELD_EXIT, OK_EXIT, describe_failure
 from sources.opencx.batches import ScanStats
 from sources.opencx.errors import ConfigValueError
 
@@ -36,7 +30,6 @@ SCHEMA: Final = "opencx-insights-run/1"
 OUTCOME_OK: Final = "ok"
 OUTCOME_WITHHELD: Final = "deletions_withheld"
 OUTCOME_FAILED: Final = "failed"
-INTERRUPTED_LINE: Final = "interrupted; nothing was committed past the last completed load"
 
 
 def utc_now() -> str:
@@ -51,13 +44,6 @@ def outcome_of(status: int) -> str:
     if status == DELETIONS_WITHHELD_EXIT:
         return OUTCOME_WITHHELD
     return OUTCOME_FAILED
-
-
-def failure_of(exc: BaseException) -> tuple[str, int]:
-    """The error line and exit status the process reports for `exc` (Ctrl-C included)."""
-    if isinstance(exc, KeyboardInterrupt):
-        return INTERRUPTED_LINE, INTERRUPTED_EXIT
-    return describe_failure(exc)
 
 
 def iso(value: Any) -> str | None:
@@ -97,8 +83,7 @@ class PipelineRun:
 
     def fail(self, exc: BaseException) -> None:
         """The run ended with `exc`; record the line and status the user sees."""
-        error, status = failure_of(exc)
-        self.error = error if self.org is None else for_org(self.org, error)
+        self.error, status = describe_failure(exc, self.org)
         self.finish(status)
 
     def as_json(self) -> dict[str, Any]:
@@ -186,7 +171,7 @@ class RunReport:
 
     def fail(self, exc: BaseException) -> None:
         """The command ends with `exc`, the error line the user sees."""
-        error, status = failure_of(exc)
+        error, status = describe_failure(exc)
         self.finish(status, error)
 
     def as_json(self) -> dict[str, Any]:
