@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from pipelines.command.orgs import configured_orgs
@@ -26,9 +26,8 @@ from pipelines.output.report_json import RunReport
 from sources.opencx import internals, opencx, schema, stored_cursor
 from sources.opencx.activity import plan_windows
 from sources.opencx.arguments import SourceArguments
-from sources.opencx.clock import utc_now
+from sources.opencx.clock import as_utc, format_timestamp, utc_now
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import format_timestamp
 from sources.opencx.reconcile import covers_everything
 from sources.opencx.resources import ACTIVITY_STATE_KEY
 from sources.opencx.scan import plan_scan
@@ -94,10 +93,8 @@ def describe(request: RunRequest, org: str | None) -> Iterator[str]:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.astimezone(timezone.utc)
+    """A stored instant (a datetime, or ISO 8601 text in a state file) in UTC; None stays."""
+    return None if value is None else as_utc(value if isinstance(value, datetime) else str(value))
 
 
 def scan_lines(

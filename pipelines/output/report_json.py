@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from pipelines.failures import DELETIONS_WITHHELD_EXIT, OK_EXIT, describe_failure
 from sources.opencx.batches import ScanStats
+from sources.opencx.clock import format_timestamp
 from sources.opencx.errors import ConfigValueError
 
 SCHEMA: Final = "opencx-insights-run/1"
@@ -32,9 +33,13 @@ OUTCOME_WITHHELD: Final = "deletions_withheld"
 OUTCOME_FAILED: Final = "failed"
 
 
-def utc_now() -> str:
-    """UTC ISO 8601 with milliseconds, e.g. `2026-11-27T02:31:05.112+00:00`."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def now_text() -> str:
+    """The real time now, as every instant of a run is written: `2026-11-27T02:31:05.112Z`.
+
+    The real clock, not the connector's (`OPENCX_NOW`): when a run started and ended is a
+    measurement of the world, like its elapsed seconds.
+    """
+    return format_timestamp(datetime.now(timezone.utc))
 
 
 def outcome_of(status: int) -> str:
@@ -46,11 +51,9 @@ def outcome_of(status: int) -> str:
     return OUTCOME_FAILED
 
 
-def iso(value: Any) -> str | None:
-    """A cursor value as ISO 8601 text (None stays None)."""
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def iso(value: datetime | str | None) -> str | None:
+    """A cursor value as every instant of a run is written (None stays None)."""
+    return None if value is None else format_timestamp(value)
 
 
 @dataclass
@@ -62,7 +65,7 @@ class PipelineRun:
     destination: str | None = None
     location: str | None = None
     dataset: str | None = None
-    started_at: str = field(default_factory=utc_now)
+    started_at: str = field(default_factory=now_text)
     finished_at: str | None = None
     outcome: str = OUTCOME_FAILED
     exit_status: int | None = None
@@ -76,7 +79,7 @@ class PipelineRun:
 
     def finish(self, status: int) -> None:
         """The run ended with exit status `status` (0 or 6 when it loaded)."""
-        self.finished_at = utc_now()
+        self.finished_at = now_text()
         self.elapsed_seconds = round(time.monotonic() - self._clock, 3)
         self.exit_status = status
         self.outcome = outcome_of(status)
@@ -121,7 +124,7 @@ class RunReport:
     """The whole command's report: its outcome and one `PipelineRun` per pipeline it ran."""
 
     path: Path | None
-    started_at: str = field(default_factory=utc_now)
+    started_at: str = field(default_factory=now_text)
     runs: list[PipelineRun] = field(default_factory=list)
     outcome: str = OUTCOME_FAILED
     exit_status: int | None = None
@@ -163,7 +166,7 @@ class RunReport:
         if error is None:
             failed = [r for r in self.runs if r.outcome == OUTCOME_FAILED and r.error]
             error = f"org {failed[0].org}: {failed[0].error}" if failed else None
-        self.finished_at = utc_now()
+        self.finished_at = now_text()
         self.elapsed_seconds = round(time.monotonic() - self._clock, 3)
         self.exit_status = status
         self.outcome = outcome_of(status)

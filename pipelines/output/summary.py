@@ -1,7 +1,8 @@
 """The summary a load prints: rows per table, requests, retries, time, cursor movement, notes.
 
 What a cron log needs of a run that loaded, on stdout; the same lines go to the log file (if
-any), where an operator reads runs side by side.
+any), where an operator reads runs side by side. The cursor is written as every instant of a
+run is (`sources.opencx.clock.format_timestamp`: `2026-12-07T18:00:00.000Z`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dlt import Pipeline
 from pipelines.output.logs import log_to_file
 from sources.opencx import stored_cursor
 from sources.opencx.batches import ScanStats
+from sources.opencx.clock import format_timestamp
 
 summary_logger = logging.getLogger("pipelines.summary")
 SUMMARY_TABLES = (
@@ -68,4 +70,4 @@ def _one_line(text: str) -> str:
 
 
 def _fmt(value: Any) -> str:
-    return "none" if value is None else str(value)
+    return "none" if value is None else format_timestamp(value)
