@@ -1,8 +1,8 @@
 """Command-line arguments of ``pipelines/insights.py``, parsed once into a `RunRequest`.
 
-The one module that knows argparse: `parse_request` turns the command line into the typed,
-frozen request everything below takes. Kept free of heavy imports (no dlt, no pyarrow) so
-``--help`` and argument errors are instant and work without credentials.
+The loader's one module that knows argparse: `parse_request` turns the command line into the
+typed, frozen request everything below takes. Kept free of heavy imports (no dlt, no pyarrow)
+so ``--help`` and argument errors are instant and work without credentials.
 """
 
 from __future__ import annotations
