@@ -46,7 +46,7 @@ def measure(base_url: str, tmp: str) -> list[dict[str, Any]]:
     import dlt  # noqa: PLC0415
 
     _mark("import dlt", started, marks)
-    from pipelines import first_load  # noqa: PLC0415
+    from pipelines.load import first_load  # noqa: PLC0415
     from sources.opencx import opencx  # noqa: PLC0415
 
     _mark("import sources.opencx", started, marks)

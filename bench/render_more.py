@@ -14,7 +14,7 @@ from bench.casekit import SKIPPED, Config, full_case_name, size_label
 from bench.harness import CONNECTOR, CaseResult, RunRecord, Summary
 from bench.pg_cases import CONNECTOR_DUCKDB
 from bench.record import cases_of, config_of
-from pipelines.state_table import KEEP_STATES
+from pipelines.destination.state_table import KEEP_STATES
 
 
 def _kb(value: float) -> str:
@@ -158,7 +158,7 @@ def state_section(data: dict[str, Any]) -> list[str]:
         "so a scheduled run skips insights that did not change. dlt rewrites the state on every "
         "load that changes it: the pipeline's `state.json` under `DLT_DATA_DIR`, and a new row "
         "of `_dlt_pipeline_state` in the destination, of which the connector keeps the newest "
-        f"{KEEP_STATES} (`pipelines/state_table.py`).",
+        f"{KEEP_STATES} (`pipelines/destination/state_table.py`).",
         "",
     ]
     if loads:

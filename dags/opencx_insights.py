@@ -56,7 +56,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # PROVIDERS__ENABLE_AIRFLOW_SECRETS=true to keep secrets in the `dlt_secrets_toml` Variable.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 # Each batch's tables are built before the scan reads the next batch, as in the CLI
-# (pipelines.run_defaults.batches_built_as_they_arrive says why).
+# (pipelines.load.run_defaults.batches_built_as_they_arrive says why).
 os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
 
 import dlt  # noqa: E402
@@ -110,7 +110,7 @@ class OpenCXLoad:
 
     def __call__(self) -> Any:
         """Restore the state, then build the `opencx` source for this run."""
-        from pipelines import first_load  # noqa: PLC0415
+        from pipelines.load import first_load  # noqa: PLC0415
         from sources.opencx import opencx, stored_cursor  # noqa: PLC0415 - keeps parsing light
         from sources.opencx.batches import ScanStats  # noqa: PLC0415
 
@@ -121,7 +121,7 @@ class OpenCXLoad:
         if self.full_refresh:
             window["full_refresh"] = True
         source = opencx(**window, stats=self.stats)
-        # as the command does (pipelines/first_load.py): empty tables take an append
+        # as the command does (pipelines/load/first_load.py): empty tables take an append
         no_cursor = stored_cursor(self.pipeline.state) is None
         if no_cursor and first_load.destination_is_empty(self.pipeline):
             first_load.append_into_empty_tables(source)
@@ -149,10 +149,11 @@ def destination() -> Any:
     name = os.environ.get("OPENCX_DESTINATION", "duckdb")
     if name != "duckdb":
         return name
-    from pipelines.duckdb_file import credentials  # noqa: PLC0415 - keeps DAG parsing light
+    from pipelines.destination.duckdb_file import credentials  # noqa: PLC0415 - keeps DAG parsing light
 
     path = Path(os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or DEFAULT_DUCKDB).expanduser()
-    # the command's bounded memory and threads (pipelines/duckdb_file.py), not the whole machine
+    # the command's bounded memory and threads (pipelines/destination/duckdb_file.py), not
+    # the whole machine
     return dlt.destinations.duckdb(credentials=credentials(PROJECT_ROOT / path))
 
 

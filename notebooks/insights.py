@@ -13,7 +13,7 @@ queries): `OPENCX_DUCKDB` or `--duckdb-path` (after `--` with `marimo run/edit`)
 The first cell shows which file it reads; a file that is missing or holds no insights tables
 gets one line with a hint, and no charts.
 The figures are the dashboard views' (see docs/data-dictionary.md, Dashboard views); the
-charts are the report's (`pipelines/report.py`).
+charts are the report's (`pipelines/report.py`, `pipelines/html_report/`).
 """
 
 import marimo
@@ -34,13 +34,13 @@ def _():
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from pipelines import report
+    from pipelines.html_report import charts, dashboard
 
-    return Path, alt, mo, os, report, root
+    return Path, alt, charts, dashboard, mo, os, root
 
 
 @app.cell
-def _(Path, mo, os, report, root):
+def _(Path, dashboard, mo, os, root):
     def database_path() -> Path:
         """--duckdb-path, then OPENCX_DUCKDB, then the scheduled file, else the demo's."""
         given = mo.cli_args().get("duckdb-path") or os.environ.get("OPENCX_DUCKDB")
@@ -50,24 +50,24 @@ def _(Path, mo, os, report, root):
         # the scheduled file unless only the demo's holds insights (a failed first run's
         # empty file must not hide the demo)
         if (
-            report.nothing_to_read(report.DEFAULT_DUCKDB) is None
-            or report.nothing_to_read(report.DEMO_DUCKDB) is not None
+            dashboard.nothing_to_read(dashboard.DEFAULT_DUCKDB) is None
+            or dashboard.nothing_to_read(dashboard.DEMO_DUCKDB) is not None
         ):
-            return report.DEFAULT_DUCKDB
-        return report.DEMO_DUCKDB
+            return dashboard.DEFAULT_DUCKDB
+        return dashboard.DEMO_DUCKDB
 
     db = database_path()
-    nothing = report.nothing_to_read(db)
+    nothing = dashboard.nothing_to_read(db)
     return db, nothing
 
 
 @app.cell
-def _(db, mo, nothing, report):
+def _(dashboard, db, mo, nothing):
     _title = f"# OpenCX insights\n\n`{db}`"
     if nothing is not None:
-        _hint = report.demo_hint(db, "OPENCX_DUCKDB or --duckdb-path")
+        _hint = dashboard.demo_hint(db, "OPENCX_DUCKDB or --duckdb-path")
         _title += (
-            f"\n\n**Nothing to show**: {nothing}; {report.LOAD_FIRST}, or name another "
+            f"\n\n**Nothing to show**: {nothing}; {dashboard.LOAD_FIRST}, or name another "
             f"file with OPENCX_DUCKDB or --duckdb-path{_hint}."
         )
     mo.md(_title)
@@ -75,9 +75,9 @@ def _(db, mo, nothing, report):
 
 
 @app.cell
-def _(db, mo, nothing, report):
+def _(dashboard, db, mo, nothing):
     mo.stop(nothing is not None)  # the cells below have nothing to draw
-    board = report.read_dashboard(db)
+    board = dashboard.read_dashboard(db)
     return (board,)
 
 
@@ -104,7 +104,7 @@ def _(board, mo):
 
 
 @app.cell
-def _(alt, board, mo, report):
+def _(alt, board, charts, mo):
     def show(rows, build, title, empty):
         """A chart of the report's, or why there is none."""
         if not rows:
@@ -114,9 +114,9 @@ def _(alt, board, mo, report):
     no_activity = "no window-scoped activity loaded (run the loader with --activity)"
     mo.vstack(
         [
-            show(board.sessions_by_category, report.sessions_chart,
+            show(board.sessions_by_category, charts.sessions_chart,
                  "Sessions per day by category", no_activity),
-            show(board.top_insights, report.top_chart,
+            show(board.top_insights, charts.top_chart,
                  "Top insights, last 7 complete days", no_activity),
         ]
     )  # fmt: skip
@@ -149,14 +149,14 @@ def _(board, mo):
 
 
 @app.cell
-def _(board, mo, no_activity, report, show):
+def _(board, charts, mo, no_activity, show):
     mo.vstack(
         [
-            show(board.sentiment_by_week, report.sentiment_chart,
+            show(board.sentiment_by_week, charts.sentiment_chart,
                  "Sentiment mix per week", no_activity),
-            show(board.weekly_flow, report.flow_chart, "Weekly flow", "no insights yet"),
-            show(board.backlog, report.backlog_chart, "Open backlog", "no insights yet"),
-            show(board.resolution_by_category, report.resolution_chart,
+            show(board.weekly_flow, charts.flow_chart, "Weekly flow", "no insights yet"),
+            show(board.backlog, charts.backlog_chart, "Open backlog", "no insights yet"),
+            show(board.resolution_by_category, charts.resolution_chart,
                  "Time to resolve by category (median bar, p90 tick)", "nothing resolved yet"),
         ]
     )  # fmt: skip

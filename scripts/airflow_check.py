@@ -177,7 +177,7 @@ def check_backfill_window() -> None:
 
 def check_duckdb_settings() -> None:
     """The DAGs load DuckDB with the command's bounded memory and threads."""
-    from pipelines.duckdb_file import LOAD_SETTINGS  # noqa: PLC0415
+    from pipelines.destination.duckdb_file import LOAD_SETTINGS  # noqa: PLC0415
 
     credentials = load_dag_module().destination().config_params["credentials"]
     settings = getattr(credentials, "global_config", None)

@@ -1,10 +1,10 @@
 """The nineteen ``POST /insights`` body fields, defined once: config key, API name, help, example.
 
 Derived from this table: the request body's camelCase keys and the list of known filters
-(`sources.opencx.filters`), the command line's filter flags (`pipelines/cli.py`) and the filter
-keys of ``config.toml``. Python cannot derive the `opencx` source signature (dlt reads its
-configuration surface from the explicit parameters) nor the typed `InsightFilters` dataclass;
-``tests/test_config_surface.py`` fails when either disagrees with this table.
+(`sources.opencx.filters`), the command line's filter flags (`pipelines/command/cli.py`) and
+the filter keys of ``config.toml``. Python cannot derive the `opencx` source signature (dlt
+reads its configuration surface from the explicit parameters) nor the typed `InsightFilters`
+dataclass; ``tests/test_config_surface.py`` fails when either disagrees with this table.
 
 It sits outside the `sources.opencx` package on purpose: importing anything in that package
 imports dlt (over a second), and the command line must answer ``--help`` and argument errors

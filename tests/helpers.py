@@ -17,7 +17,7 @@ import dlt
 import pytest
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.runner import run_catching_up
+from pipelines.load.runner import run_catching_up
 from sources.opencx import stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import NOW_VARIABLE

@@ -17,7 +17,7 @@ import pytest
 from deltalake import DeltaTable
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.runner import run_catching_up
+from pipelines.load.runner import run_catching_up
 from sources.opencx.batches import ScanStats
 from sources.opencx_simulator import Simulator
 from tests.helpers import (

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sources.opencx.activity import floor_to
-from sources.opencx.filters import format_timestamp
+from sources.opencx.clock import format_timestamp
 from sources.opencx_simulator import Simulator
 from tests.conftest import SIM_NOW, SimFactory
 from tests.helpers import Workspace, answer_get_with, insight_requests, ts

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sources.opencx.activity import floor_to
-from sources.opencx.clock import NOW_VARIABLE
-from sources.opencx.filters import format_timestamp, parse_timestamp
+from sources.opencx.clock import NOW_VARIABLE, format_timestamp
+from sources.opencx.filters import parse_timestamp
 from tests.conftest import SimFactory
 from tests.helpers import Workspace, insight_requests, ts
 

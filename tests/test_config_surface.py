@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.cli import build_parser, source_overrides
+from pipelines.command.cli import build_parser, parse_request
 from sources.opencx import opencx
 from sources.opencx.config_template import render
 from sources.opencx.filters import _ENUMS, FILTER_FIELDS, InsightFilters, build_filters
@@ -63,8 +63,8 @@ def test_dataclass_fields_are_the_table_in_its_order_unset_by_default() -> None:
 @pytest.mark.parametrize("field", FILTERS, ids=lambda field: field.name)
 def test_each_filter_is_a_cli_flag_that_reaches_the_source(field: Any) -> None:
     flag = "--" + field.name.replace("_", "-")
-    args = build_parser().parse_args([flag, "some value"])
-    assert source_overrides(args) == {field.name: "some value"}
+    request = parse_request([flag, "some value"])
+    assert request.source.arguments() == {field.name: "some value"}
     assert field.help in " ".join(build_parser().format_help().split())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.opencx.filters import format_timestamp
+from sources.opencx.clock import format_timestamp
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, only_line, run_cli, run_in_process
 from tests.helpers import TEST_KEY, ts

@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.duckdb_file import in_use_error
-from pipelines.errors import DUCKDB_IN_USE_EXIT
+from pipelines.destination.duckdb_file import in_use_error, in_use_recognised
+from pipelines.failures import DUCKDB_IN_USE_EXIT, describe_failure
 from sources.opencx.errors import DuckDBFileInUseError
 from sources.opencx_simulator import Simulator
 from tests.duckdb_support import cli_env, pipeline_dir, run_cli
@@ -112,6 +112,28 @@ def test_lock_conflict_after_the_start_is_recognised_through_dlts_wrapping(
     assert mapped.exit_code == DUCKDB_IN_USE_EXIT
     assert mapped.path == str(ws.db)
     assert mapped.holder == f"PID {holder.pid} ({Path(sys.executable).resolve().name})"
+
+
+def test_a_load_reports_a_lock_conflict_after_its_start_as_the_file_in_use(
+    ws: Workspace, sim: Simulator
+) -> None:
+    pipeline = ws.load(sim)
+    with (
+        held(ws.db, "read-write"),
+        pytest.raises(DuckDBFileInUseError) as failure,
+        in_use_recognised(),
+    ):
+        pipeline.sync_destination()
+
+    assert failure.value.path == str(ws.db)
+    assert describe_failure(failure.value) == (str(failure.value), DUCKDB_IN_USE_EXIT)
+
+
+def test_other_errors_pass_through_the_load_unchanged() -> None:
+    error = RuntimeError("IO Error: disk full")
+    with pytest.raises(RuntimeError) as failure, in_use_recognised():
+        raise error
+    assert failure.value is error
 
 
 def test_other_errors_are_not_taken_for_a_file_in_use() -> None:

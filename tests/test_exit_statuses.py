@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import pipelines.errors
-from pipelines.errors import EXIT_STATUSES, describe_failure
-from pipelines.runner import RunTarget, print_summary
+import pipelines.failures
+from pipelines.failures import EXIT_STATUSES, describe_failure
+from pipelines.output.summary import print_summary
 from sources.opencx.errors import OpenCXError
 from sources.opencx_simulator import Simulator
 from tests.cron_support import cli_env, db_snapshot, only_line, run_cli, run_in_process
@@ -44,7 +44,7 @@ def test_the_readme_table_lists_exactly_the_statuses_the_code_defines() -> None:
 def test_every_status_the_code_can_return_is_in_the_table() -> None:
     constants = {
         value
-        for name, value in vars(pipelines.errors).items()
+        for name, value in vars(pipelines.failures).items()
         if name.endswith("_EXIT") and isinstance(value, int)
     }
     assert constants == set(EXIT_STATUSES)
@@ -131,8 +131,7 @@ def test_the_summary_prints_the_runs_notes(
 ) -> None:
     stats = ws.load_with_stats(sim)
     stats.notes.append("count scope stayed unknown:\nthe probe answered 403")
-    target = RunTarget("opencx_test", "duckdb", "opencx", f"duckdb {ws.db}")
     capsys.readouterr()
-    print_summary(ws.pipeline(), target, stats, None, 1.0)
+    print_summary(ws.pipeline(), stats, None, 1.0, location=f"duckdb {ws.db}", dataset="opencx")
     out = capsys.readouterr().out
     assert "  note: count scope stayed unknown: the probe answered 403\n" in out

@@ -18,8 +18,8 @@ from typing import Any
 import dlt
 import pytest
 
-from pipelines.duckdb_file import held_for_the_run
-from pipelines.first_run_cleanup import undone_unless_loaded
+from pipelines.destination.duckdb_file import held_for_the_run
+from pipelines.load.first_run_cleanup import undone_unless_loaded
 from sources.opencx_simulator import Simulator
 from tests.cron_support import (
     HeldRequest,

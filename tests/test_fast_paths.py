@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import duckdb_file, lean_gc
+from pipelines.command import lean_gc
+from pipelines.destination import duckdb_file
+from pipelines.load import run_defaults
 from sources.opencx import fingerprints, records, rows
 from sources.opencx_simulator import Simulator
 from tests.cron_support import assert_insights_match, cli_env, run_cli
@@ -103,8 +105,8 @@ _REPORT_AT_EXIT = (
     "unused = ('pandas', 'numpy')\n"
     "importing = []  # per collection once the command started: still importing the runner?\n"
     "def note(phase, info):\n"
-    "    runner = sys.modules.get('pipelines.runner')\n"
-    "    if phase == 'start' and 'pipelines.lean_gc' in sys.modules:\n"
+    "    runner = sys.modules.get('pipelines.command.run')\n"
+    "    if phase == 'start' and 'pipelines.command.lean_gc' in sys.modules:\n"
     "        importing.append(not hasattr(runner, 'run'))\n"
     "gc.callbacks.append(note)\n"
     "atexit.register(lambda: print('imported:', [m for m in unused if m in sys.modules],\n"
@@ -184,11 +186,11 @@ def test_load_jobs_run_one_at_a_time_during_the_run_unless_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("LOAD__WORKERS", raising=False)
-    with duckdb_file.one_load_job_at_a_time():
+    with run_defaults.one_load_job_at_a_time():
         assert dlt.config.get("load.workers", int) == 1
     assert dlt.config.get("load.workers", int) is None
     monkeypatch.setenv("LOAD__WORKERS", "6")
-    with duckdb_file.one_load_job_at_a_time():
+    with run_defaults.one_load_job_at_a_time():
         assert dlt.config.get("load.workers", int) == 6
     assert dlt.config.get("load.workers", int) == 6
 
@@ -197,7 +199,7 @@ def test_the_insights_merge_skips_dlts_dedup_because_a_run_holds_one_version_per
     sim: Simulator, tmp_path: Path
 ) -> None:
     ws = Workspace(tmp_path)
-    ws.load(sim)  # a first load appends (`pipelines.first_load`); the next one merges
+    ws.load(sim)  # a first load appends (`pipelines.load.first_load`); the next one merges
     sim.store.bump_counts(5, rng_seed=2)
     pipeline = ws.load(sim)
     table = pipeline.default_schema.tables["insights"]

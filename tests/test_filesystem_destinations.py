@@ -1,10 +1,10 @@
 """dlt's filesystem destination into a local folder, as plain Parquet files and as Delta tables.
 
-What each format does with the source's tables (see pipelines/lake.py and "What works where"
-in docs/warehouses.md): Delta upserts every merged table and supports reconciliation; plain
-Parquet appends every load; neither has `insight_history` as validity intervals. The files are
-read back with pyarrow and deltalake and compared with the simulator's ground truth, or with the
-same load into DuckDB.
+What each format does with the source's tables (see pipelines/destination/lake.py and "What
+works where" in docs/warehouses.md): Delta upserts every merged table and supports
+reconciliation; plain Parquet appends every load; neither has `insight_history` as validity
+intervals. The files are read back with pyarrow and deltalake and compared with the simulator's
+ground truth, or with the same load into DuckDB.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from pipelines import lake as lake_module
+from pipelines.destination import lake as lake_module
 from sources.opencx import opencx
 from sources.opencx.repair import dedupe_after_resumed_load
 from sources.opencx_simulator import Simulator

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sources.opencx import settings
+from sources.opencx.clock import format_timestamp
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import FILTER_FIELDS, build_filters, format_timestamp
+from sources.opencx.filters import FILTER_FIELDS, build_filters
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace, insight_requests
 

@@ -11,7 +11,8 @@ import dlt
 import pendulum
 import pytest
 
-from pipelines import duckdb_file, first_load, runner
+from pipelines.destination import duckdb_file
+from pipelines.load import first_load, runner
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.cli import build_parser
+from pipelines.command.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "opencx-insights.yml"

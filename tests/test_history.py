@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.runner import rows_loaded
+from pipelines.output.summary import rows_loaded
 from sources.opencx import fingerprints, schema
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace

@@ -1,6 +1,6 @@
 """The command keeps pandas and numpy out of runs into the destinations it is tested with, and
 those runs still load everything; other destinations, and processes that already use pandas,
-keep it (pipelines/lean_imports.py)."""
+keep it (pipelines/command/lean_imports.py)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_pandas_and_numpy_are_installed_else_these_tests_prove_nothing() -> None
 def test_hidden_pandas_and_numpy_look_uninstalled_while_duckdb_and_arrow_still_work() -> None:
     result = run_in_python(
         "import sys\n"
-        "from pipelines.lean_imports import hide_unused_modules\n"
+        "from pipelines.command.lean_imports import hide_unused_modules\n"
         "assert hide_unused_modules('duckdb') is not None\n"
         "import datetime, duckdb, pyarrow as pa\n"
         "t = pa.table({'at': [datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)]})\n"
@@ -65,7 +65,7 @@ def test_hidden_pandas_and_numpy_look_uninstalled_while_duckdb_and_arrow_still_w
 @pytest.mark.parametrize("destination_name", ["bigquery", "snowflake", "motherduck"])
 def test_a_destination_the_command_is_not_tested_with_keeps_pandas(destination_name: str) -> None:
     result = run_in_python(
-        "from pipelines.lean_imports import hide_unused_modules\n"
+        "from pipelines.command.lean_imports import hide_unused_modules\n"
         f"assert hide_unused_modules({destination_name!r}) is None\n"
         "import pandas, numpy\n"
         "print(pandas.DataFrame({'a': [1]}).shape)\n"
@@ -76,7 +76,7 @@ def test_a_destination_the_command_is_not_tested_with_keeps_pandas(destination_n
 def test_a_process_that_already_imported_pandas_keeps_it() -> None:
     result = run_in_python(
         "import pandas\n"
-        "from pipelines.lean_imports import hide_unused_modules\n"
+        "from pipelines.command.lean_imports import hide_unused_modules\n"
         "assert hide_unused_modules('duckdb') is None\n"
         "import pandas.testing, numpy.linalg\n"
         "print(pandas.DataFrame({'a': [1, 2]}).shape)\n"

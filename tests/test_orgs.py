@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.orgs import combined_status
+from pipelines.failures import combined_status
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.cron_support import cli_env, only_line, run_cli

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.progress import RateMeter, Snapshot, describe, format_duration
+from pipelines.output.progress import RateMeter, Snapshot, describe, format_duration
 from sources.opencx.client import RequestCounts
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory

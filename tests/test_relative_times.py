@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from sources.opencx.clock import NOW_VARIABLE
+from sources.opencx.clock import NOW_VARIABLE, format_timestamp
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import format_timestamp, parse_timestamp, relative_timestamp
+from sources.opencx.filters import parse_timestamp, relative_timestamp
 from sources.opencx_simulator import Simulator
 from tests.conftest import SIM_NOW, SimFactory
 from tests.helpers import Workspace, insight_requests, ts

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import report
+from pipelines.html_report.browser import CHROMIUM, chromium_command, screenshot
+from pipelines.html_report.command import NOTHING_TO_READ_EXIT
+from pipelines.html_report.dashboard import TOP_N, read_dashboard
 from tests.ci_policy import ci_requested
 from tests.conftest import SimFactory
 from tests.cron_support import ROOT, SCRIPT, cli_env
@@ -52,9 +54,9 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if report.CHROMIUM.exists():
-        return report.CHROMIUM
-    reason = f"no Chromium at {report.CHROMIUM} (apt-get install chromium)"
+    if CHROMIUM.exists():
+        return CHROMIUM
+    reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
     if ci_requested():
         pytest.fail(f"CI must run the browser tests: {reason}", pytrace=False)
     pytest.skip(reason)
@@ -91,7 +93,7 @@ def write(db: Path, output: Path) -> str:
 def dump_dom(page: Path, profile: Path) -> str:
     """The DOM after Chromium loaded the page (scripts run, layout done), offline."""
     done = subprocess.run(
-        report.chromium_command(page, profile, "--virtual-time-budget=10000", "--dump-dom"),
+        chromium_command(page, profile, "--virtual-time-budget=10000", "--dump-dom"),
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -120,13 +122,13 @@ def test_the_report_draws_every_chart_offline_in_chromium(
         assert width > 200, (name, width)
         assert height > 100, (name, height)
         assert marks >= MIN_MARKS[name], (name, marks)
-    png = report.screenshot(tmp_path / "report.html", artifacts() / "report.png")
+    png = screenshot(tmp_path / "report.html", artifacts() / "report.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert png.stat().st_size > 20_000  # a blank page compresses to a few KB
 
 
 def test_the_headline_numbers_are_the_views_figures(demo_db: Path) -> None:
-    board = report.read_dashboard(demo_db)
+    board = read_dashboard(demo_db)
     import duckdb  # noqa: PLC0415
 
     with duckdb.connect(str(demo_db), read_only=True) as con:
@@ -142,7 +144,7 @@ def test_the_headline_numbers_are_the_views_figures(demo_db: Path) -> None:
     assert [row["rank"] for row in board.top_insights] == sorted(
         row["rank"] for row in board.top_insights
     )
-    assert len(board.top_insights) >= report.TOP_N
+    assert len(board.top_insights) >= TOP_N
 
 
 def test_a_fresh_tenant_gets_the_no_data_page(
@@ -155,13 +157,13 @@ def test_a_fresh_tenant_gets_the_no_data_page(
     assert "<figure" not in page
     dom = dump_dom(tmp_path / "empty.html", tmp_path / "profile")
     assert "No data yet" in dom
-    report.screenshot(tmp_path / "empty.html", artifacts() / "report_empty.png", height=600)
+    screenshot(tmp_path / "empty.html", artifacts() / "report_empty.png", height=600)
 
 
 def test_a_missing_database_is_one_line_naming_it_with_a_hint_and_no_page(tmp_path: Path) -> None:
     db, output = tmp_path / "nothing.duckdb", tmp_path / "out" / "report.html"
     done = run_report(db, output)
-    assert done.returncode == report.NOTHING_TO_READ_EXIT
+    assert done.returncode == NOTHING_TO_READ_EXIT
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: there is no DuckDB file at {db}; ")
     assert "make demo" in line
@@ -181,7 +183,7 @@ def test_a_database_without_the_dataset_is_one_line_and_keeps_the_last_report(
     duckdb.connect(str(db)).close()
     output.write_text("the report of an earlier load", encoding="utf-8")
     done = run_report(db, output)
-    assert done.returncode == report.NOTHING_TO_READ_EXIT
+    assert done.returncode == NOTHING_TO_READ_EXIT
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: {db} holds no tables of the dataset 'opencx': nothing was ")
     assert "python pipelines/insights.py" in line

@@ -13,7 +13,7 @@ from typing import Any
 import dlt
 import pytest
 
-from pipelines import state_table
+from pipelines.destination import state_table
 from pipelines.insights import main
 from sources.opencx import settings
 from sources.opencx_simulator import Simulator

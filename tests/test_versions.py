@@ -1,5 +1,6 @@
 """The command refuses a dlt or DuckDB outside the versions the connector was tested with, in
-one line with exit status 2, unless OPENCX_ALLOW_UNTESTED_VERSIONS=1 (pipelines/versions.py)."""
+one line with exit status 2, unless OPENCX_ALLOW_UNTESTED_VERSIONS=1
+(pipelines/command/versions.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import CONFIG_EXIT
-from pipelines.versions import (
+from pipelines.command.versions import (
     ALLOW_UNTESTED_VARIABLE,
     TESTED_RANGES,
     UntestedVersionError,
@@ -20,6 +20,7 @@ from pipelines.versions import (
     in_range,
     installed_versions,
 )
+from pipelines.failures import CONFIG_EXIT
 from tests.cron_support import ROOT, SCRIPT, cli_env
 
 IN_RANGE = {"dlt": "1.31.0", "duckdb": "1.5.6"}

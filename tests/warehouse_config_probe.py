@@ -17,7 +17,7 @@ from typing import Any
 import dlt
 from dlt.common.destination.client import DestinationClientDwhConfiguration
 
-from pipelines import lake
+from pipelines.destination import lake
 from sources.opencx.settings import DATASET_NAME
 
 

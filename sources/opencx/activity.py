@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sources.opencx.client import OpenCXClient
+from sources.opencx.clock import format_timestamp
 from sources.opencx.errors import OpenCXError
-from sources.opencx.filters import format_timestamp
 from sources.opencx.records import parse_insight
 from sources.opencx.scan import FULL_SCAN_SORT, ScanPlan, iter_pages
 

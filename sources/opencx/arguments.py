@@ -1,7 +1,7 @@
 """Every argument of the `opencx` source checked at once, before anything is requested or built.
 
 The source checks its arguments with this function, and so does the command before it opens a
-lock, a pipeline or a DuckDB file (`pipelines/run_settings.py`), for the run and `--dry-run`
+lock, a pipeline or a DuckDB file (`pipelines/command/settings.py`), for the run and `--dry-run`
 alike: one list of checks, so a setting the run refuses is refused by the dry run in the same
 words, and a bad setting never leaves an empty database behind.
 """

@@ -18,7 +18,7 @@ from typing import Any
 import pendulum
 
 from sources.opencx import settings
-from sources.opencx.clock import utc_now
+from sources.opencx.clock import format_timestamp, utc_now
 from sources.opencx.errors import ConfigValueError
 from sources.opencx_filter_table import FILTERS
 
@@ -286,15 +286,6 @@ def _plain_utc(moment: pendulum.DateTime) -> datetime:
         moment.second,
         moment.microsecond,
         tzinfo=UTC,
-    )
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with milliseconds, the format the API itself emits."""
-    utc = moment.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
     )
 
 

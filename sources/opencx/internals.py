@@ -3,7 +3,7 @@
 The connector uses dlt's and DuckDB's public API. What it cannot do that way is done here and
 only here, one name per assumption, and `tests/test_internals_contract.py` pins each one with a
 test named after it: a dlt or DuckDB release that changes one fails there, by name, instead of
-silently in a user's run. `pipelines/versions.py` holds the versions these were tested with;
+silently in a user's run. `pipelines/command/versions.py` holds the versions these were tested with;
 the command refuses others.
 
 The assumptions, and why each is worth it:

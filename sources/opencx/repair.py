@@ -7,7 +7,7 @@ removes them: the `insights` merge is declared deduplicated (a run holds one ver
 insight, so dlt's `ROW_NUMBER()` pass would be pure cost on every other load) and dlt's scd2
 merge never deduplicates. Both final tables then hold every row of that file twice, whole-row
 identical, so keeping one of each is exact. Only needed after a resumed load
-(`pipelines.owed_repair` remembers when it is owed).
+(`pipelines.load.owed_repair` remembers when it is owed).
 """
 
 from __future__ import annotations

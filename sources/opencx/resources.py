@@ -6,7 +6,7 @@ session-date window with its own cursor.
 
 The transformers return their table instead of yielding it: dlt applies a returning step to
 the batch at once, while a generator becomes one more source for its iterator to visit later
-(see `pipelines.run_defaults.batches_built_as_they_arrive`).
+(see `pipelines.load.run_defaults.batches_built_as_they_arrive`).
 """
 
 from __future__ import annotations

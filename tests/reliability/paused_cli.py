@@ -189,7 +189,7 @@ def arm(spec: str) -> None:
 
         _before(reconcile, "tombstones", spec)
     elif name in _RUNNER_POINTS:
-        from pipelines import runner  # noqa: PLC0415
+        from pipelines.load import runner  # noqa: PLC0415
 
         _before(runner, _RUNNER_POINTS[name], spec)
     else:

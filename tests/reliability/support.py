@@ -8,8 +8,8 @@ from typing import Any
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.errors import UNEXPECTED_EXIT, describe_failure
-from pipelines.runner import run_catching_up
+from pipelines.failures import UNEXPECTED_EXIT, describe_failure
+from pipelines.load.runner import run_catching_up
 from sources.opencx import opencx, settings
 from sources.opencx_simulator import Simulator
 from tests.helpers import TEST_KEY, Workspace

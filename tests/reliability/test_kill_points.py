@@ -48,7 +48,7 @@ import pytest
 from dlt.common.json import json as dlt_json
 from dlt.common.versioned_state import decompress_state
 
-from pipelines.owed_repair import OWED_MARK
+from pipelines.load.owed_repair import OWED_MARK
 from sources.opencx import schema, settings
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
@@ -101,7 +101,7 @@ POINTS = [
     # first run: loading and committing
     pytest.param(KillPoint("first", "pause:load"), id="first-run-before-loading"),
     pytest.param(KillPoint("first", "pause:job-completed:1"), id="first-run-after-first-load-job"),
-    # (a first load appends insights and history into the empty tables: `pipelines.first_load`)
+    # (a first load appends insights and history into the empty tables: `pipelines.load.first_load`)
     pytest.param(
         KillPoint(
             "first",

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import dlt
 
+LOAD_WORKERS_KEY = "load.workers"
+
 
 @contextlib.contextmanager
 def unless_configured(key: str, value: str) -> Iterator[None]:
@@ -31,6 +33,18 @@ def unless_configured(key: str, value: str) -> Iterator[None]:
         yield
     finally:
         os.environ.pop(env_name, None)
+
+
+@contextlib.contextmanager
+def one_load_job_at_a_time() -> Iterator[None]:
+    """The loader runs the load's jobs one after the other, unless `load.workers` is set.
+
+    For DuckDB: two bulk inserts at once hold two batches of uncommitted rows in memory, and
+    gain little on a single-threaded DuckDB (`pipelines.destination.duckdb_file` bounds its
+    memory and threads).
+    """
+    with unless_configured(LOAD_WORKERS_KEY, "1"):
+        yield
 
 
 @contextlib.contextmanager

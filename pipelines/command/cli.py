@@ -1,17 +1,27 @@
-"""Command-line arguments of ``pipelines/insights.py``.
+"""Command-line arguments of ``pipelines/insights.py``, parsed once into a `RunRequest`.
 
-Kept free of heavy imports (no dlt, no pyarrow) so ``--help`` and argument errors are instant and
-work without credentials.
+The loader's one module that knows argparse: `parse_request` turns the command line into the
+typed, frozen request everything below takes. Kept free of heavy imports (no dlt, no pyarrow)
+so ``--help`` and argument errors are instant and work without credentials.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
+from pipelines.command.request import (
+    DEFAULT_DEMO_INSIGHTS,
+    DEFAULT_DEMO_SEED,
+    DEFAULT_DESTINATION,
+    DEFAULT_PROGRESS_SECONDS,
+    RunRequest,
+    SourceOverrides,
+)
 from sources.opencx_filter_table import FILTERS
 
-DEFAULT_PROGRESS_SECONDS = 30.0
 # CLI flag -> help, for every POST /insights body field; the flag's dest is the source parameter.
 # Derived from the one table of body fields (which imports nothing heavy).
 FILTER_FLAGS: dict[str, str] = {field.name: field.help for field in FILTERS}
@@ -92,9 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo = parser.add_argument_group("demo")
     demo.add_argument(
-        "--demo-insights", type=int, default=3000, help="insights the simulator makes"
+        "--demo-insights",
+        type=int,
+        default=DEFAULT_DEMO_INSIGHTS,
+        help="insights the simulator makes",
     )
-    demo.add_argument("--demo-seed", type=int, default=42, help="seed of the simulator's data")
+    demo.add_argument(
+        "--demo-seed", type=int, default=DEFAULT_DEMO_SEED, help="seed of the simulator's data"
+    )
     filters = parser.add_argument_group("filters (POST /insights body fields)")
     for name, help_text in FILTER_FLAGS.items():
         filters.add_argument("--" + name.replace("_", "-"), dest=name, help=help_text)
@@ -149,12 +164,46 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Only the options the user gave, so config files and env vars fill in the rest."""
-    names = [*FILTER_FLAGS, "since", "until", "lookback_hours", "base_url",
-             "requests_per_minute"]  # fmt: skip
-    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    for flag in ("full_refresh", "activity"):
-        if getattr(args, flag):
-            overrides[flag] = True
-    return overrides
+def parse_request(argv: Sequence[str] | None = None) -> RunRequest:
+    """The run the command line asks for (`sys.argv` when `argv` is None).
+
+    A wrong option ends the process with one line and exit status 2, before anything runs.
+    """
+    return request_from(build_parser().parse_args(argv))
+
+
+def request_from(args: argparse.Namespace) -> RunRequest:
+    """The typed request of a parsed command line; an empty text counts as not given."""
+    return RunRequest(
+        demo=args.demo,
+        dry_run=args.dry_run,
+        destination=args.destination or DEFAULT_DESTINATION,
+        dataset=args.dataset or None,
+        duckdb_path=_path(args.duckdb_path),
+        orgs=args.orgs,
+        demo_insights=args.demo_insights,
+        demo_seed=args.demo_seed,
+        verbose=args.verbose,
+        quiet=args.quiet,
+        log_file=_path(args.log_file),
+        report_json=_path(args.report_json),
+        progress_every=args.progress_every,
+        source=SourceOverrides(
+            full_refresh=args.full_refresh,
+            activity=args.activity,
+            since=args.since,
+            until=args.until,
+            lookback_hours=args.lookback_hours,
+            base_url=args.base_url,
+            requests_per_minute=args.requests_per_minute,
+            filters=tuple(
+                (name, getattr(args, name))
+                for name in FILTER_FLAGS
+                if getattr(args, name) is not None
+            ),
+        ),
+    )
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pipelines.errors import RunLockedError
+from pipelines.failures import RunLockedError
 
 
 def lock_path(pipelines_dir: Path, pipeline_name: str) -> Path:

@@ -24,7 +24,7 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
 * Memory. DuckDB sizes itself for the whole machine (80% of RAM, a thread per core), which
   makes a load's peak grow with the tenant and can get a run in a small container killed. The
   load runs with `LOAD_SETTINGS` (`global_config` of the credentials overrides them), and
-  its jobs one at a time (unless `load.workers` is configured).
+  its jobs one at a time (`pipelines.load.run_defaults.one_load_job_at_a_time`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import duckdb
 from dlt import Pipeline
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from pipelines.run_defaults import unless_configured
 from sources.opencx.errors import ConfigValueError, DuckDBFileInUseError
 from sources.opencx.internals import (
     DUCKDB_FILE_STATE_KEY,
@@ -48,7 +47,9 @@ from sources.opencx.internals import (
     duckdb_connect_options,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DUCKDB = PROJECT_ROOT / "data" / "opencx_insights.duckdb"
+DEMO_DUCKDB = PROJECT_ROOT / "data" / "opencx_demo.duckdb"
 CREDENTIALS_KEY = "destination.duckdb.credentials"
 GLOBAL_CONFIG_KEY = f"{CREDENTIALS_KEY}.global_config"
 LOAD_SETTINGS: dict[str, Any] = {
@@ -59,7 +60,6 @@ LOAD_SETTINGS: dict[str, Any] = {
     # 100k-insight first load peaked 1.12x a 10k one (128MB: 1.46x), and 1M took 3% longer
     "memory_limit": "32MB",
 }
-LOAD_WORKERS_KEY = "load.workers"
 
 
 def project_path(value: str | Path) -> Path:
@@ -95,6 +95,13 @@ def check_file_name(path: Path, dataset: str) -> None:
         )
 
 
+def ready_for_load(path: Path, dataset: str) -> None:
+    """Refuse a file named like the dataset or held by another process; make its folder."""
+    check_file_name(path, dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_not_in_use(path)
+
+
 def credentials(path: Path) -> DuckDbCredentials:
     """Credentials for the file at `path`, with the load's memory and thread settings."""
     return DuckDbCredentials(str(path), global_config=load_settings())
@@ -107,17 +114,6 @@ def load_settings() -> dict[str, Any]:
         value: Any = dlt.config.get(CREDENTIALS_KEY)
         configured = value.get("global_config") if isinstance(value, Mapping) else None
     return {**LOAD_SETTINGS, **(configured if isinstance(configured, Mapping) else {})}
-
-
-@contextlib.contextmanager
-def one_load_job_at_a_time() -> Iterator[None]:
-    """The loader runs the load's jobs one after the other, unless `load.workers` is set.
-
-    Two bulk inserts at once hold two batches of uncommitted rows in memory, and gain little
-    on a single-threaded DuckDB.
-    """
-    with unless_configured(LOAD_WORKERS_KEY, "1"):
-        yield
 
 
 def file_of(pipeline: Pipeline) -> str:
@@ -191,6 +187,22 @@ def ensure_not_in_use(path: Path) -> None:
         if in_use is None:
             raise
         raise in_use from None
+
+
+@contextlib.contextmanager
+def in_use_recognised() -> Iterator[None]:
+    """Inside the block, DuckDB's lock conflict, however wrapped, raises DuckDBFileInUseError.
+
+    For a reader that opened the file after the run's own check: dlt wraps DuckDB's error two
+    levels deep, and the operator needs to know which file to close, not the wrapping.
+    """
+    try:
+        yield
+    except Exception as exc:
+        in_use = in_use_error(exc)
+        if in_use is None or in_use.__traceback__ is not None:  # not DuckDB's, or raised already
+            raise
+        raise in_use from exc
 
 
 def in_use_error(exc: BaseException) -> DuckDBFileInUseError | None:

@@ -5,7 +5,7 @@ withheld deletions should not parse it. The report is written whatever the outco
 included (with the error line and the exit status the process ends with), and atomically
 (a temporary file in the same directory, then a rename), so a reader polling the path never
 sees half a file. It holds no secret: only counts, names, cursors and the error line, which
-is the same line that reaches stderr (and never carries the key, see `pipelines.errors`).
+is the same line that reaches stderr (and never carries the key, see `pipelines.failures`).
 
 The schema is documented in the README ("Run report (--report-json)"); `SCHEMA` names its
 version, raised when a field changes meaning or disappears (new fields do not raise it).
@@ -22,26 +22,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from pipelines.errors import (
-    DELETIONS_WITHHELD_EXIT,
-    INTERRUPTED_EXIT,
-    OK_EXIT,
-    describe_failure,
-)
-from pipelines.orgs import for_org
+from pipelines.failures import DELETIONS_WITHHELD_EXIT, OK_EXIT, describe_failure
 from sources.opencx.batches import ScanStats
+from sources.opencx.clock import format_timestamp
 from sources.opencx.errors import ConfigValueError
 
 SCHEMA: Final = "opencx-insights-run/1"
 OUTCOME_OK: Final = "ok"
 OUTCOME_WITHHELD: Final = "deletions_withheld"
 OUTCOME_FAILED: Final = "failed"
-INTERRUPTED_LINE: Final = "interrupted; nothing was committed past the last completed load"
 
 
-def utc_now() -> str:
-    """UTC ISO 8601 with milliseconds, e.g. `2026-11-27T02:31:05.112+00:00`."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def now_text() -> str:
+    """The real time now, as every instant of a run is written: `2026-11-27T02:31:05.112Z`.
+
+    The real clock, not the connector's (`OPENCX_NOW`): when a run started and ended is a
+    measurement of the world, like its elapsed seconds.
+    """
+    return format_timestamp(datetime.now(timezone.utc))
 
 
 def outcome_of(status: int) -> str:
@@ -53,18 +51,9 @@ def outcome_of(status: int) -> str:
     return OUTCOME_FAILED
 
 
-def failure_of(exc: BaseException) -> tuple[str, int]:
-    """The error line and exit status the process reports for `exc` (Ctrl-C included)."""
-    if isinstance(exc, KeyboardInterrupt):
-        return INTERRUPTED_LINE, INTERRUPTED_EXIT
-    return describe_failure(exc)
-
-
-def iso(value: Any) -> str | None:
-    """A cursor value as ISO 8601 text (None stays None)."""
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def iso(value: datetime | str | None) -> str | None:
+    """A cursor value as every instant of a run is written (None stays None)."""
+    return None if value is None else format_timestamp(value)
 
 
 @dataclass
@@ -76,7 +65,7 @@ class PipelineRun:
     destination: str | None = None
     location: str | None = None
     dataset: str | None = None
-    started_at: str = field(default_factory=utc_now)
+    started_at: str = field(default_factory=now_text)
     finished_at: str | None = None
     outcome: str = OUTCOME_FAILED
     exit_status: int | None = None
@@ -90,15 +79,14 @@ class PipelineRun:
 
     def finish(self, status: int) -> None:
         """The run ended with exit status `status` (0 or 6 when it loaded)."""
-        self.finished_at = utc_now()
+        self.finished_at = now_text()
         self.elapsed_seconds = round(time.monotonic() - self._clock, 3)
         self.exit_status = status
         self.outcome = outcome_of(status)
 
     def fail(self, exc: BaseException) -> None:
         """The run ended with `exc`; record the line and status the user sees."""
-        error, status = failure_of(exc)
-        self.error = error if self.org is None else for_org(self.org, error)
+        self.error, status = describe_failure(exc, self.org)
         self.finish(status)
 
     def as_json(self) -> dict[str, Any]:
@@ -136,7 +124,7 @@ class RunReport:
     """The whole command's report: its outcome and one `PipelineRun` per pipeline it ran."""
 
     path: Path | None
-    started_at: str = field(default_factory=utc_now)
+    started_at: str = field(default_factory=now_text)
     runs: list[PipelineRun] = field(default_factory=list)
     outcome: str = OUTCOME_FAILED
     exit_status: int | None = None
@@ -146,7 +134,7 @@ class RunReport:
     _clock: float = field(default_factory=time.monotonic, repr=False)
 
     @classmethod
-    def start(cls, path: str | None) -> RunReport:
+    def start(cls, path: Path | None) -> RunReport:
         """A report for `--report-json PATH` (None: nothing is written); checks PATH first.
 
         A missing directory is a configuration error before any request, not a surprise after
@@ -154,7 +142,7 @@ class RunReport:
         """
         if not path:
             return cls(None)
-        target = Path(path).expanduser().absolute()
+        target = path.expanduser().absolute()
         if not target.parent.is_dir():
             raise ConfigValueError(
                 f"--report-json {path}: the directory {target.parent} does not exist"
@@ -178,7 +166,7 @@ class RunReport:
         if error is None:
             failed = [r for r in self.runs if r.outcome == OUTCOME_FAILED and r.error]
             error = f"org {failed[0].org}: {failed[0].error}" if failed else None
-        self.finished_at = utc_now()
+        self.finished_at = now_text()
         self.elapsed_seconds = round(time.monotonic() - self._clock, 3)
         self.exit_status = status
         self.outcome = outcome_of(status)
@@ -186,7 +174,7 @@ class RunReport:
 
     def fail(self, exc: BaseException) -> None:
         """The command ends with `exc`, the error line the user sees."""
-        error, status = failure_of(exc)
+        error, status = describe_failure(exc)
         self.finish(status, error)
 
     def as_json(self) -> dict[str, Any]:

@@ -18,8 +18,8 @@ Empty means that neither table holds a row at the destination (an absent table o
 empty; a DuckDB file not created yet is not even opened to ask). It is asked only when the
 pipeline has no cursor, so a scheduled run never pays the query; a lost local state whose
 destination still holds rows merges as always. SQL destinations only: files have their own
-dispositions (`pipelines.lake`). The next run applies the source's merge hints again, and dlt's
-scd2 takes over from the versions appended here.
+dispositions (`pipelines.destination.lake`). The next run applies the source's merge hints
+again, and dlt's scd2 takes over from the versions appended here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.sources import DltResource, DltSource
 
-from pipelines.duckdb_file import not_created_yet
+from pipelines.destination.duckdb_file import not_created_yet
 from sources.opencx import schema
 from sources.opencx.internals import package_created_at, runs_sql
 

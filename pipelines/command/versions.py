@@ -35,7 +35,7 @@ _COMPARE: Final[dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]]] =
 class UntestedVersionError(Exception):
     """dlt or DuckDB is installed in a version outside the ranges the connector was tested with."""
 
-    exit_code = 2  # the configuration status, `pipelines.errors.CONFIG_EXIT`
+    exit_code = 2  # the configuration status, `pipelines.failures.CONFIG_EXIT`
 
 
 def check_tested_versions(

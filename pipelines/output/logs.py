@@ -62,7 +62,7 @@ def log_to_file(
 
 
 @contextlib.contextmanager
-def configured_logging(*, verbose: bool, quiet: bool, log_file: str | None) -> Iterator[None]:
+def configured_logging(*, verbose: bool, quiet: bool, log_file: Path | None) -> Iterator[None]:
     """Logging for one command run; the previous setup is restored afterwards.
 
     Restoring matters for callers that run the command in-process more than once (tests):
@@ -86,11 +86,11 @@ def configured_logging(*, verbose: bool, quiet: bool, log_file: str | None) -> I
             handler.close()
 
 
-def _handlers(*, verbose: bool, quiet: bool, log_file: str | None) -> list[logging.Handler]:
+def _handlers(*, verbose: bool, quiet: bool, log_file: Path | None) -> list[logging.Handler]:
     formatter = logging.Formatter(LOG_FORMAT)
     handlers: list[logging.Handler] = []
     if log_file:
-        path = Path(log_file).expanduser()
+        path = log_file.expanduser()
         try:
             file_handler = logging.FileHandler(path, encoding="utf-8")
         except OSError as exc:

@@ -14,7 +14,7 @@ from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationException
 from dlt.common.exceptions import MissingDependencyException
 
-from pipelines import lake
+from pipelines.destination import lake
 from sources.opencx.errors import ConfigValueError
 from sources.opencx.internals import has_sql_client
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
-from pipelines.logs import TO_STDERR
+from pipelines.output.logs import TO_STDERR
 from sources.opencx.batches import ScanStats
 from sources.opencx.client import RequestCounts
 from sources.opencx.internals import StepCollector

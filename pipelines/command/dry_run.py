@@ -12,21 +12,22 @@ writes the local state doing so; a dry run only says that the run would do it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pipelines import orgs
-from pipelines.errors import OK_EXIT
-from pipelines.report_json import RunReport
+from pipelines.command.orgs import configured_orgs
+from pipelines.command.request import RunRequest
+from pipelines.command.settings import check_settings
+from pipelines.failures import OK_EXIT, combined_status
+from pipelines.output.outcome import report_org_failure
+from pipelines.output.report_json import RunReport
 from sources.opencx import internals, opencx, schema, stored_cursor
 from sources.opencx.activity import plan_windows
 from sources.opencx.arguments import SourceArguments
-from sources.opencx.clock import utc_now
+from sources.opencx.clock import as_utc, format_timestamp, utc_now
 from sources.opencx.errors import ConfigValueError
-from sources.opencx.filters import format_timestamp
 from sources.opencx.reconcile import covers_everything
 from sources.opencx.resources import ACTIVITY_STATE_KEY
 from sources.opencx.scan import plan_scan
@@ -35,61 +36,51 @@ HEADER: Final = "dry run: nothing is requested, loaded or changed"
 NO_REQUEST_PAGES = "unknown without a request (the API tells the total with the first page)"
 
 
-def dry_run(args: argparse.Namespace) -> int:
+def dry_run(request: RunRequest) -> int:
     """Print the plan of each pipeline the command would run (one per org); its exit status.
 
-    Every setting is checked by the run's own check (`runner.checked_settings`), so a setting
+    Every setting is checked by the run's own check (`settings.check_settings`), so a setting
     the run refuses ends the dry run with the same line and status. With several orgs, an org
     whose settings fail prints the run's `error: org <org>: ...` line and the others are
     planned, as the run would load them.
     """
-    RunReport.start(args.report_json)  # the run's check of the path; a dry run writes none
-    org_names = orgs.configured_orgs(args)
-    if args.demo:
+    RunReport.start(request.report_json)  # the run's check of the path; a dry run writes none
+    org_names = configured_orgs(request)
+    if request.demo:
         raise ConfigValueError(
             "--dry-run describes a run against the API; the demo starts its own simulator, "
             "run it without --dry-run"
         )
     if not org_names:
-        lines = list(describe(args, None))  # a bad setting raises before anything is printed
+        lines = list(describe(request, None))  # a bad setting raises before anything is printed
         print(HEADER)
         print("\n".join(lines))
         return OK_EXIT
     print(HEADER)
-    return orgs.combined_status([plan_org(args, org) for org in org_names])
+    return combined_status([plan_org(request, org) for org in org_names])
 
 
-def plan_org(args: argparse.Namespace, org: str) -> int:
+def plan_org(request: RunRequest, org: str) -> int:
     """Print `org`'s plan, or its error as the run prints it; the status the run would end with."""
-    from pipelines.runner import report_org_failure  # noqa: PLC0415 - see `describe`
-
     try:
-        lines = list(describe(args, org))
+        lines = list(describe(request, org))
     except Exception as exc:
-        return report_org_failure(org, exc, args)
+        return report_org_failure(org, exc, verbose=request.verbose, quiet=request.quiet)
     print("\n".join(lines))
     return OK_EXIT
 
 
-def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
+def describe(request: RunRequest, org: str | None) -> Iterator[str]:
     """The plan of one pipeline (the one-org run's, or `org`'s), line by line."""
-    from pipelines.runner import (  # noqa: PLC0415 - runner imports this module lazily
-        checked_settings,
-        duckdb_path,
-        target_dataset,
-        target_pipeline_name,
-    )
-
-    checked = checked_settings(args, org)
-    config, arguments = checked.config, checked.arguments
+    checked = check_settings(request, org)
+    config, arguments, target = checked.config, checked.arguments, checked.target
     body = arguments.filters.to_body()
-    name = target_pipeline_name(False, org)
-    destination = args.destination or "duckdb"
-    where = f"duckdb {duckdb_path(args, False, org)}" if destination == "duckdb" else destination
+    name = target.pipeline_name
+    where = target.destination if target.duckdb_path is None else f"duckdb {target.duckdb_path}"
     state_path = internals.local_state_path(name)
     state = internals.read_local_state(state_path)
     yield f"{'' if org is None else f'org {org}: '}pipeline {name}"
-    yield f"  destination: {where}, dataset {target_dataset(args, org)}"
+    yield f"  destination: {where}, dataset {target.dataset}"
     yield f"  API: {config['base_url']}, key configured ({checked.key_name})"
     yield from scan_lines(arguments, body, state)
     yield from activity_lines(arguments, state)
@@ -102,10 +93,8 @@ def describe(args: argparse.Namespace, org: str | None) -> Iterator[str]:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.astimezone(timezone.utc)
+    """A stored instant (a datetime, or ISO 8601 text in a state file) in UTC; None stays."""
+    return None if value is None else as_utc(value if isinstance(value, datetime) else str(value))
 
 
 def scan_lines(

@@ -21,7 +21,6 @@ dataset.
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -29,22 +28,21 @@ from typing import Any, Final
 import dlt
 from dlt.common.configuration import get_fun_spec, resolve_configuration
 
-from pipelines.errors import DELETIONS_WITHHELD_EXIT, OK_EXIT
+from pipelines.command.request import RunRequest
+from pipelines.failures import org_api_key
 from sources.opencx import opencx, settings
 from sources.opencx.errors import ConfigValueError
 
 ORGS_KEY: Final = "sources.opencx.orgs"
-ONE_ORG_KEY: Final = "sources.opencx.api_key"
-ONE_ORG_KEY_ENV: Final = "SOURCES__OPENCX__API_KEY"
 ORG_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 # `[sources.opencx.<org>]` must not collide with a key of `[sources.opencx]` (or the section
 # dlt looks up as the source's own, `sources.opencx.opencx`)
 RESERVED: Final = frozenset({settings.SOURCE_SECTION, "orgs", "stats"})
 
 
-def configured_orgs(args: argparse.Namespace) -> list[str]:
+def configured_orgs(request: RunRequest) -> list[str]:
     """The orgs to load (`--orgs`, else `sources.opencx.orgs`); empty for a one-org run."""
-    raw: Any = args.orgs if args.orgs is not None else dlt.config.get(ORGS_KEY)
+    raw: Any = request.orgs if request.orgs is not None else dlt.config.get(ORGS_KEY)
     if raw is None:
         return []
     names = _split(raw)
@@ -55,7 +53,7 @@ def configured_orgs(args: argparse.Namespace) -> list[str]:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ConfigValueError(f"{ORGS_KEY} (--orgs) names {duplicates[0]} twice", "orgs")
-    if args.demo:
+    if request.demo:
         raise ConfigValueError("--demo loads the bundled simulator; run it without --orgs", "orgs")
     return names
 
@@ -99,20 +97,15 @@ def dataset_name(dataset: str | None, org: str) -> str:
     return f"{dataset or settings.DATASET_NAME}_{org}"
 
 
-def api_key_key(org: str) -> str:
-    """The config key of the org's API key."""
-    return f"sources.opencx.{org}.api_key"
-
-
 def org_source_args(org: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Every `opencx` argument for `org`.
 
     Options win, then `[sources.opencx.<org>]`, then `[sources.opencx]`: dlt's own lookup,
     typed and checked like the one-org run's. The key comes only from the org's section.
     """
-    key: Any = dlt.secrets.get(api_key_key(org))
+    key: Any = dlt.secrets.get(org_api_key(org))
     if key is None or not str(key).strip():
-        env = api_key_key(org).upper().replace(".", "__")
+        env = org_api_key(org).upper().replace(".", "__")
         raise ConfigValueError(
             f"no API key for organisation {org}: set {env} or api_key under "
             f"[sources.opencx.{org}] in .dlt/secrets.toml",
@@ -124,21 +117,3 @@ def org_source_args(org: str, overrides: dict[str, Any]) -> dict[str, Any]:
         explicit_value={**overrides, "api_key": key},
     )
     return {name: config[name] for name in config if name != "stats"}
-
-
-def for_org(org: str, message: str) -> str:
-    """An error line with the one-org key names replaced by the org's (`401 ... api_key`)."""
-    env = api_key_key(org).upper().replace(".", "__")
-    return message.replace(ONE_ORG_KEY, api_key_key(org)).replace(ONE_ORG_KEY_ENV, env)
-
-
-def combined_status(statuses: Sequence[int]) -> int:
-    """The command's exit status for the orgs' statuses, in the order the orgs ran.
-
-    The first org that failed decides (its status says what to fix first); if none failed
-    but some withheld deletions, 6; else 0.
-    """
-    failed = [s for s in statuses if s not in (OK_EXIT, DELETIONS_WITHHELD_EXIT)]
-    if failed:
-        return failed[0]
-    return DELETIONS_WITHHELD_EXIT if DELETIONS_WITHHELD_EXIT in statuses else OK_EXIT

@@ -1,4 +1,4 @@
-"""Turns any exception from a run into one line on stderr and an exit status.
+"""Failures and exit statuses: any exception from a run as one line and an exit status.
 
 dlt wraps errors from sources in its own exceptions (several levels deep); users need the cause
 and the config key to change, not the wrapping. Secrets never reach these messages: our own
@@ -7,13 +7,15 @@ errors are written without them and unknown errors are reduced to their type and
 The exit statuses are an interface: cron wrappers and alerting branch on them, so they are
 defined once here, documented in the README's "Exit statuses" table, and a test keeps the two
 equal.
+
+The ground of `pipelines/`: every other module may import this one, and it imports none of
+them. A failure that needs a destination to recognise it (DuckDB's "file in use") is turned
+into its error type by the destination (`pipelines.destination.duckdb_file`).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-import traceback
+from collections.abc import Sequence
 from typing import Final
 
 from dlt.common.configuration.exceptions import (
@@ -21,8 +23,6 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 
-from pipelines.logs import log_to_file
-from sources.opencx.batches import ScanStats
 from sources.opencx.errors import OpenCXError
 
 OK_EXIT: Final = 0
@@ -35,6 +35,10 @@ DELETIONS_WITHHELD_EXIT: Final = 6
 DUCKDB_IN_USE_EXIT: Final = 7
 RUN_LOCKED_EXIT: Final = 8
 INTERRUPTED_EXIT: Final = 130
+INTERRUPTED_LINE: Final = "interrupted; nothing was committed past the last completed load"
+# the one-org run's API key; with `--orgs` each org's own (`org_api_key`)
+ONE_ORG_KEY: Final = "sources.opencx.api_key"
+ONE_ORG_KEY_ENV: Final = "SOURCES__OPENCX__API_KEY"
 
 # status -> what it means, as the README's table says it (its first cell after the number)
 EXIT_STATUSES: Final[dict[int, str]] = {
@@ -50,8 +54,6 @@ EXIT_STATUSES: Final[dict[int, str]] = {
     INTERRUPTED_EXIT: "interrupted",
 }
 
-logger = logging.getLogger("pipelines")
-
 
 class RunLockedError(OpenCXError):
     """Another run of the same pipeline holds its lock; this run did nothing at all."""
@@ -59,37 +61,19 @@ class RunLockedError(OpenCXError):
     exit_code = RUN_LOCKED_EXIT
 
 
-def finished_status(stats: ScanStats, org: str | None = None) -> int:
-    """Exit status of a run that loaded: 0, or 6 with a warning line if deletions were withheld.
+def describe_failure(exc: BaseException, org: str | None = None) -> tuple[str, int]:
+    """The line and exit status for `exc`: the most specific known cause in its chain.
 
-    Withheld deletions mean the tables may still show insights that no longer exist; the load
-    itself is good, so it is not an error, but a scheduler must be able to alert on it. The
-    warning prints even with --quiet: that is exactly what a cron job must mail.
+    For an organisation's pipeline (`--orgs`), the line names the org's key, not the one-org
+    run's. Ctrl-C is the interrupted status.
     """
-    if stats.deletions_withheld is None:
-        return OK_EXIT
-    reason = " ".join(stats.deletions_withheld.split())
-    if org is not None:
-        reason = f"org {org}: {reason}"
-    print(f"warning: {reason}", file=sys.stderr)
-    log_to_file(logger, logging.WARNING, "warning (exit %d): %s", DELETIONS_WITHHELD_EXIT, reason)
-    return DELETIONS_WITHHELD_EXIT
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED_LINE, INTERRUPTED_EXIT
+    message, status = _describe(exc)
+    return (message if org is None else for_org(org, message)), status
 
 
-def report_failure(exc: BaseException, *, verbose: bool = False) -> int:
-    """Print the one line for `exc` and return the process exit status."""
-    if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    message, status = describe_failure(exc)
-    print(f"error: {message}", file=sys.stderr)
-    # the log file (if any) keeps the line, and the traceback of what nobody expected
-    unexpected = exc if status == UNEXPECTED_EXIT else None
-    log_to_file(logger, logging.ERROR, "error (exit %d): %s", status, message, exc=unexpected)
-    return status
-
-
-def describe_failure(exc: BaseException) -> tuple[str, int]:
-    """Find the most specific known cause in the exception chain."""
+def _describe(exc: BaseException) -> tuple[str, int]:
     for cause in _chain(exc):
         if isinstance(cause, OpenCXError):
             return str(cause), cause.exit_code
@@ -98,11 +82,6 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
         if isinstance(cause, ConfigValueCannotBeCoercedException):
             return (f"config value {cause.field_name} cannot be read as "
                     f"{getattr(cause.hint, '__name__', cause.hint)}", CONFIG_EXIT)  # fmt: skip
-    from pipelines.duckdb_file import in_use_error  # noqa: PLC0415 - only on failure
-
-    in_use = in_use_error(exc)  # a reader opened the file after the run's own check
-    if in_use is not None:
-        return str(in_use), in_use.exit_code
     root = _chain(exc)[-1]
     first_line = (str(root).strip().splitlines() or [""])[0][:300]
     return f"{type(root).__name__}: {first_line} (run with --verbose for details)", UNEXPECTED_EXIT
@@ -112,10 +91,33 @@ def _missing_config(exc: ConfigFieldMissingException) -> str:
     fields = ", ".join(exc.fields)
     if "api_key" in exc.fields:
         return (
-            "no OpenCX API key: set SOURCES__OPENCX__API_KEY or api_key under "
-            "[sources.opencx] in .dlt/secrets.toml (config key: sources.opencx.api_key)"
+            f"no OpenCX API key: set {ONE_ORG_KEY_ENV} or api_key under "
+            f"[sources.opencx] in .dlt/secrets.toml (config key: {ONE_ORG_KEY})"
         )
     return f"missing configuration: {fields} ({exc.spec_name})"
+
+
+def org_api_key(org: str) -> str:
+    """The config key of an organisation's API key (`--orgs`): its own, never shared."""
+    return f"sources.opencx.{org}.api_key"
+
+
+def for_org(org: str, message: str) -> str:
+    """An error line with the one-org key names replaced by the org's (`401 ... api_key`)."""
+    env = org_api_key(org).upper().replace(".", "__")
+    return message.replace(ONE_ORG_KEY, org_api_key(org)).replace(ONE_ORG_KEY_ENV, env)
+
+
+def combined_status(statuses: Sequence[int]) -> int:
+    """The command's exit status for its pipelines' statuses (one per org), in the order run.
+
+    The first org that failed decides (its status says what to fix first); if none failed
+    but some withheld deletions, 6; else 0.
+    """
+    failed = [s for s in statuses if s not in (OK_EXIT, DELETIONS_WITHHELD_EXIT)]
+    if failed:
+        return failed[0]
+    return DELETIONS_WITHHELD_EXIT if DELETIONS_WITHHELD_EXIT in statuses else OK_EXIT
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
