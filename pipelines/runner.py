@@ -31,6 +31,7 @@ from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.run_defaults import batches_built_as_they_arrive
 from pipelines.runlock import run_lock
 from pipelines.state_table import prune_state_history
+from pipelines.working_folder import drop_if_half_wiped
 from sources.opencx import opencx, settings, stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.clock import utc_now
@@ -250,7 +251,8 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
     Every setting is checked first (as `--dry-run` checks them); then the pipeline's lock, so a
     second run of the same pipeline stops before touching the destination (whose DuckDB file
     the first run holds), the state or the API. A run that fails before a load completed
-    removes the pipeline folder and DuckDB file it created (`first_run_cleanup`).
+    removes the pipeline folder and DuckDB file it created (`first_run_cleanup`); a folder a
+    killed run left half deleted is dropped first (`working_folder`).
     """
     started = time.monotonic()
     source_args = checked_settings(args, org).source_args
@@ -271,7 +273,9 @@ def _load(args: argparse.Namespace, org: str | None, record: PipelineRun) -> int
         steps = StepCollector()
         pipeline = stack.enter_context(
             first_run_cleanup.undone_unless_loaded(
-                lambda: make_pipeline(target, steps), pipelines_root / name, target.duckdb_path
+                lambda: drop_if_half_wiped(make_pipeline(target, steps)),
+                pipelines_root / name,
+                target.duckdb_path,
             )
         )
         if cursor_value(pipeline) is None and not duckdb_file.not_created_yet(pipeline):
