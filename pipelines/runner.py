@@ -30,7 +30,7 @@ from pipelines.progress import progress_reporter
 from pipelines.report_json import PipelineRun, RunReport, iso
 from pipelines.run_defaults import batches_built_as_they_arrive
 from pipelines.runlock import run_lock
-from pipelines.state_table import prune_state_history
+from pipelines.state_table import delete_state_rows_a_resume_would_repeat, prune_state_history
 from pipelines.working_folder import drop_if_half_wiped
 from sources.opencx import opencx, settings, stored_cursor
 from sources.opencx.batches import ScanStats
@@ -304,6 +304,7 @@ def run_catching_up(
     loaded = False
     if pipeline.has_pending_data:
         owe_repair(pipeline)
+        delete_state_rows_a_resume_would_repeat(pipeline)
         pipeline.run()
         loaded = True
     if repair_if_owed(pipeline) is not None:
