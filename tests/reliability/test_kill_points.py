@@ -447,9 +447,15 @@ def pending_packages(scn: Scenario) -> list[Path]:
 
 
 def pending_max_last_seen(scn: Scenario) -> datetime | None:
-    """The newest `last_seen_at` among insights rows waiting in pending packages."""
+    """The newest `last_seen_at` among insights rows waiting in pending packages.
+
+    Not those in `load/new`: a normalisation killed there leaves its files half written, and
+    the same package waits whole in `normalize/extracted` until that normalisation commits.
+    """
     newest: datetime | None = None
     for package in pending_packages(scn):
+        if package.parent == scn.pipeline_dir / "load" / "new":
+            continue
         for path in package.glob("*_jobs/insights.*"):
             values = [v for v in last_seen_column(path) if v is not None]
             if values and (newest is None or max(values) > newest):

@@ -27,8 +27,14 @@ from whatever the kill left (a lock file, a half-written folder, an empty DuckDB
 half-created dataset...) and must exit 0 with the destination equal to the API
 (`assert_converged`). Every kill is checked and every failure reported, with its offset.
 
-Cost (2 cores): about 20 kills a sweep, each ~1.5 s (a process's imports, the kill, the rerun
-in-process, the checks); six sweeps, about 3 minutes.
+How dense: the start-up (lock to first request) lasts 130-280 ms here, so about ten kills land
+in it; the windows this sweep found there are a few milliseconds wide (DuckDB creating its file,
+dlt's wipe of a folder), so one sweep lands in one now and then, and the timing of each run
+(scheduling, the lock seen within a millisecond) moves every kill a little from run to run. Each
+window found is also a named point of the kill-point suite, killed there every time. The rest of
+the run, fetching to loading, is named step by step there; five kills here check the sweep's own
+reach. Cost on 2 cores: about 15 kills a sweep, each ~1.7 s (a process's imports, the kill, the
+rerun in-process, the checks); the six sweeps take 2.5 to 3 minutes.
 """
 
 from __future__ import annotations
