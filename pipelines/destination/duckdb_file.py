@@ -21,6 +21,9 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
   database (with the options dlt connects with: `internals.duckdb_connect_options`). A reader
   that wants the file during a run is refused at once, instead of taking it between two of
   dlt's openings and failing the load half-way.
+* Creation. DuckDB creates a database file empty and then writes its header: killed in between,
+  the file is refused by every later open. A new file is made whole under another name and
+  linked into place (`created_whole`).
 * Memory. DuckDB sizes itself for the whole machine (80% of RAM, a thread per core), which
   makes a load's peak grow with the tenant and can get a run in a small container killed. The
   load runs with `LOAD_SETTINGS` (`global_config` of the credentials overrides them), and
@@ -30,6 +33,7 @@ What goes wrong with a local DuckDB file that dlt does not handle for us:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,8 @@ LOAD_SETTINGS: dict[str, Any] = {
     # 100k-insight first load peaked 1.12x a 10k one (128MB: 1.46x), and 1M took 3% longer
     "memory_limit": "32MB",
 }
+# a database being created (`created_whole`), beside the file it becomes
+CREATING_SUFFIX = ".creating"
 
 
 def project_path(value: str | Path) -> Path:
@@ -159,6 +165,7 @@ def held_for_the_run(pipeline: Pipeline) -> Iterator[duckdb.DuckDBPyConnection |
         return
     credentials = pipeline.destination.config_params.get("credentials")
     options = duckdb_connect_options(getattr(credentials, "global_config", None))
+    created_whole(Path(location), options)
     try:
         connection = duckdb.connect(location, config=options)
     except duckdb.IOException as exc:
@@ -170,6 +177,30 @@ def held_for_the_run(pipeline: Pipeline) -> Iterator[duckdb.DuckDBPyConnection |
         yield connection
     finally:
         connection.close()
+
+
+def created_whole(path: Path, options: Mapping[str, Any]) -> None:
+    """Create the database at `path` unless it exists, so that no kill leaves it half created.
+
+    DuckDB creates a database by creating the file and then writing its three header blocks; a
+    kill in between leaves an empty or partial file that DuckDB refuses to open ever after ("not
+    a valid DuckDB database file"), failing every later run. So a new database is made under
+    `<file>.creating` (with the options the run connects with) and linked to `path` once DuckDB
+    closed it whole: `path` holds a complete database or nothing. A kill's leftover
+    `.creating` file is replaced the next time; a file someone else created at `path`
+    meanwhile is kept.
+    """
+    if path.exists():
+        return
+    scratch = path.with_name(path.name + CREATING_SUFFIX)
+    scratch.unlink(missing_ok=True)
+    duckdb.connect(str(scratch), config=dict(options)).close()
+    try:
+        os.link(scratch, path)
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink()
 
 
 def ensure_not_in_use(path: Path) -> None:

@@ -18,13 +18,17 @@ import dlt
 from dlt import Pipeline
 
 from pipelines.destination import duckdb_file, lake
-from pipelines.destination.state_table import prune_state_history
+from pipelines.destination.state_table import (
+    delete_state_rows_a_resume_would_repeat,
+    prune_state_history,
+)
 from pipelines.load import first_load, first_run_cleanup
 from pipelines.load.demo import DemoData, demo_simulator
 from pipelines.load.owed_repair import owe_repair, repair_if_owed
 from pipelines.load.run_defaults import batches_built_as_they_arrive, one_load_job_at_a_time
 from pipelines.load.runlock import run_lock
 from pipelines.load.target import Target
+from pipelines.load.working_folder import drop_if_half_wiped
 from pipelines.output.outcome import finished_status
 from pipelines.output.progress import progress_reporter
 from pipelines.output.report_json import PipelineRun, iso
@@ -49,7 +53,8 @@ def load(
     The pipeline's lock first, so a second run of the same pipeline stops before touching the
     destination (whose DuckDB file the first run holds), the state or the API. A run that fails
     before a load completed removes the pipeline folder and DuckDB file it created
-    (`first_run_cleanup`). `record` keeps what the load did, for the JSON report.
+    (`first_run_cleanup`); a folder a killed run left half deleted is dropped first
+    (`working_folder`). `record` keeps what the load did, for the JSON report.
     """
     started = time.monotonic()
     name = target.pipeline_name
@@ -70,7 +75,7 @@ def load(
         steps = StepCollector()
         pipeline = stack.enter_context(
             first_run_cleanup.undone_unless_loaded(
-                lambda: make_pipeline(target, destination, steps),
+                lambda: drop_if_half_wiped(make_pipeline(target, destination, steps)),
                 pipelines_root / name,
                 target.duckdb_path,
             )
@@ -128,6 +133,7 @@ def run_catching_up(
     loaded = False
     if pipeline.has_pending_data:
         owe_repair(pipeline)
+        delete_state_rows_a_resume_would_repeat(pipeline)
         pipeline.run()
         loaded = True
     if repair_if_owed(pipeline) is not None:

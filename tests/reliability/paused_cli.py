@@ -20,11 +20,19 @@ Points (``name`` or ``name:argument``):
   statements: the CSV copy of ``<table>`` committed, its job not yet recorded as done.
 - ``merge-committed:<table>``: the merge (SQL) job of ``<table>`` committed, dlt has not recorded
   it yet (a resumed load runs it again).
+- ``insert-committed:<table>``: the insert job of ``<table>`` (dlt's ``insert_values`` file, as
+  the state row is loaded) committed, dlt has not recorded it yet (a resumed load runs it again).
 - ``complete-package``: every job done, the ``_dlt_loads`` row not yet written.
 - ``package-archive``: ``_dlt_loads`` row written, package not yet moved to ``load/loaded``.
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
 - ``summary``: the run is loaded and about to print its summary.
 - ``repair``: after any resumed load package loaded, before the repair it owes.
+- ``duckdb-creating``: DuckDB is creating a new database file: the file exists, empty, and its
+  header is not written yet (the first ``duckdb.connect`` of a path that does not exist makes the
+  file as DuckDB's own first step does, ``open(O_CREAT)``, and pauses before DuckDB writes).
+- ``wipe-half-done``: dlt is wiping the pipeline's working folder (its restore found local data
+  but no dataset at the destination) and its ``rmtree`` has removed the first folder, not yet
+  the rest: on this machine's filesystem, ``schemas/`` gone and ``state.json`` still there.
 """
 
 from __future__ import annotations
@@ -119,6 +127,8 @@ def _destination_point(name: str, spec: str, arg: str) -> None:
         _copy_point(spec, arg)
     elif name == "merge-committed":
         _merge_point(spec, arg)
+    elif name == "insert-committed":
+        _insert_point(spec, arg)
     else:
         _sql_point(spec, arg, after=name == "after-sql")
 
@@ -139,16 +149,69 @@ def _copy_point(point: str, table: str) -> None:
 def _merge_point(point: str, table: str) -> None:
     from dlt.destinations.job_client_impl import SqlLoadJob  # noqa: PLC0415
 
-    original = SqlLoadJob.run
+    _pause_after_run(SqlLoadJob, point, table)
+
+
+def _insert_point(point: str, table: str) -> None:
+    from dlt.destinations.insert_job_client import InsertValuesLoadJob  # noqa: PLC0415
+
+    _pause_after_run(InsertValuesLoadJob, point, table)
+
+
+def _pause_after_run(job_class: Any, point: str, table: str) -> None:
+    """Pause once a job of `table` returned: its statements ran in a transaction, committed."""
+    original = job_class.run
 
     def run(self: Any) -> None:
-        original(self)  # the job's statements ran in one transaction, now committed
+        original(self)
         if self.load_table_name == table:
             pause(point)
 
-    SqlLoadJob.run = run  # type: ignore[method-assign]
+    job_class.run = run
 
 
+def _duckdb_creating_point(point: str) -> None:
+    """Pause where DuckDB, creating a database file, has made it and written nothing yet."""
+    import duckdb  # noqa: PLC0415
+
+    original = duckdb.connect
+
+    def connect(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        path = Path(str(database))
+        if path.is_absolute() and not path.exists():
+            path.touch()  # what DuckDB's open(O_CREAT) leaves before its header is written
+            pause(point)
+        return original(database, *args, **kwargs)
+
+    duckdb.connect = connect
+
+
+def _wipe_point(point: str) -> None:
+    """Pause right after dlt's wipe of a working folder removed its first folder."""
+    from dlt.pipeline.pipeline import Pipeline  # noqa: PLC0415
+
+    original_wipe = Pipeline._wipe_working_folder
+    original_rmdir = os.rmdir
+    wiping = threading.Event()
+
+    def rmdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        original_rmdir(path, *args, **kwargs)
+        if wiping.is_set():
+            pause(point)
+
+    def wipe(self: Any) -> None:
+        wiping.set()
+        try:
+            original_wipe(self)
+        finally:
+            wiping.clear()
+
+    os.rmdir = rmdir
+    Pipeline._wipe_working_folder = wipe  # type: ignore[method-assign]
+
+
+# points inside a file operation of DuckDB or of dlt's working folder
+_OS_LEVEL_POINTS = {"duckdb-creating": _duckdb_creating_point, "wipe-half-done": _wipe_point}
 # points just before a function of the runner runs
 _RUNNER_POINTS = {"summary": "print_summary", "repair": "repair_if_owed"}
 
@@ -156,14 +219,10 @@ _RUNNER_POINTS = {"summary": "print_summary", "repair": "repair_if_owed"}
 def arm(spec: str) -> None:
     """Install the pause for `spec`; imports only what that point needs."""
     name, _, arg = spec.partition(":")
-    if name == "normalize":
+    if name in ("normalize", "load"):
         from dlt.pipeline.pipeline import Pipeline  # noqa: PLC0415
 
-        _before(Pipeline, "normalize", spec)
-    elif name == "load":
-        from dlt.pipeline.pipeline import Pipeline  # noqa: PLC0415
-
-        _before(Pipeline, "load", spec)
+        _before(Pipeline, name, spec)
     elif name in ("normalized-uncommitted", "normalized-half-committed", "package-archive"):
         from dlt.common.storages.load_storage import LoadStorage  # noqa: PLC0415
 
@@ -178,7 +237,7 @@ def arm(spec: str) -> None:
 
         _job_point(PackageStorage, "start_job" if name == "job-started" else "complete_job",
                    spec, arg)  # fmt: skip
-    elif name in ("before-sql", "after-sql", "after-copy", "merge-committed"):
+    elif name in ("before-sql", "after-sql", "after-copy", "merge-committed", "insert-committed"):
         _destination_point(name, spec, arg)
     elif name == "complete-package":
         from dlt.load.load import Load  # noqa: PLC0415
@@ -188,6 +247,8 @@ def arm(spec: str) -> None:
         from sources.opencx import reconcile  # noqa: PLC0415
 
         _before(reconcile, "tombstones", spec)
+    elif name in _OS_LEVEL_POINTS:
+        _OS_LEVEL_POINTS[name](spec)
     elif name in _RUNNER_POINTS:
         from pipelines.load import runner  # noqa: PLC0415
 

@@ -1,4 +1,4 @@
-"""SIGKILL the command at 20 points of a run, then run it again.
+"""SIGKILL the command at 24 points of a run, then run it again.
 
 Every point is checked twice. Right after the kill, before anything repairs it: no table holds a
 duplicate key or two open history versions, every loaded row is a version the API really served,
@@ -20,7 +20,8 @@ DuckDB point after a table's copy (its append on a first load, its staging copy 
 the point after that `COPY` committed.
 
 Two tests follow a resumed load further, since its repair must not be forgotten: a kill before
-the repair ran, and dlt aborting the resumed package after a terminal job failure.
+the repair ran, and dlt aborting the resumed package after a terminal job failure. One follows a
+killed first run into the next run, killed while dlt wipes the working folder it left.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ class KillPoint:
 
 
 POINTS = [
-    # first run, fresh destination: fetching
+    # first run, fresh destination: creating the DuckDB file (DuckDB only)
+    pytest.param(
+        KillPoint("first", "pause:duckdb-creating"), id="first-run-duckdb-file-created-empty"
+    ),
+    # first run: fetching
     pytest.param(KillPoint("first", "request:1"), id="first-run-fetching-request-1"),
     pytest.param(KillPoint("first", "request:11"), id="first-run-fetching-request-11"),
     pytest.param(
@@ -132,6 +137,10 @@ POINTS = [
     # incremental run after new sessions and insights
     pytest.param(KillPoint("incremental", "request:2"), id="incremental-fetching-request-2"),
     pytest.param(
+        KillPoint("incremental", "pause:insert-committed:_dlt_pipeline_state"),
+        id="incremental-state-row-committed-not-recorded",
+    ),
+    pytest.param(
         KillPoint("incremental", "pause:job-completed:_dlt_pipeline_state"),
         id="incremental-state-row-written-data-not-merged",
     ),
@@ -167,7 +176,9 @@ BEFORE_THE_DESTINATION = {
     "incremental-fetching-request-2",
     "reconcile-fetching-request-8",
 }
-POSTGRES_POINTS = [p.id for p in POINTS if p.id not in BEFORE_THE_DESTINATION]
+# points only a DuckDB file has
+DUCKDB_ONLY = {"first-run-duckdb-file-created-empty"}
+POSTGRES_POINTS = [p.id for p in POINTS if p.id not in BEFORE_THE_DESTINATION | DUCKDB_ONLY]
 
 
 @dataclass
@@ -413,6 +424,16 @@ def destination_states(
     return (committed[-1] if committed else None), [(i, c) for i, c, ok in decoded if not ok]
 
 
+def half_wiped_folder(scn: Scenario) -> bool:
+    """Whether the local state names a schema whose file the pipeline folder no longer holds."""
+    path = scn.pipeline_dir / "state.json"
+    if not path.exists():
+        return False
+    state = dlt_json.typed_loads(path.read_text())
+    named = {*state.get("schema_names", []), state.get("default_schema_name")} - {None}
+    return any(not (scn.pipeline_dir / "schemas" / f"{n}.schema.json").exists() for n in named)
+
+
 def pending_packages(scn: Scenario) -> list[Path]:
     """Load packages on disk not yet fully loaded: extracted, being normalised or loading."""
     folders = ("normalize/extracted", "load/new", "load/normalized")
@@ -426,9 +447,15 @@ def pending_packages(scn: Scenario) -> list[Path]:
 
 
 def pending_max_last_seen(scn: Scenario) -> datetime | None:
-    """The newest `last_seen_at` among insights rows waiting in pending packages."""
+    """The newest `last_seen_at` among insights rows waiting in pending packages.
+
+    Not those in `load/new`: a normalisation killed there leaves its files half written, and
+    the same package waits whole in `normalize/extracted` until that normalisation commits.
+    """
     newest: datetime | None = None
     for package in pending_packages(scn):
+        if package.parent == scn.pipeline_dir / "load" / "new":
+            continue
         for path in package.glob("*_jobs/insights.*"):
             values = [v for v in last_seen_column(path) if v is not None]
             if values and (newest is None or max(values) > newest):
@@ -512,10 +539,13 @@ def assert_consistent_after_kill(scn: Scenario) -> None:
     for load_id, cursor in unrecorded:
         if cursor is not None and (newest_loaded is None or cursor > newest_loaded):
             assert load_id in pending_ids, f"state of load {load_id} is ahead and orphaned"
-    # the local state may run ahead only of data that waits on disk to be loaded first
+    # the local state may run ahead only of data that waits on disk to be loaded first, or in a
+    # folder left half wiped, which the next run drops (pipelines.load.working_folder)
     local = local_cursor(scn)
-    if local is not None and (newest_loaded is None or local > newest_loaded):
+    ahead = local is not None and (newest_loaded is None or local > newest_loaded)
+    if ahead and not half_wiped_folder(scn):
         waiting = pending_max_last_seen(scn)
+        assert local is not None
         assert waiting is not None
         assert local <= waiting
 
@@ -642,6 +672,29 @@ def test_a_kill_before_the_repair_of_a_resumed_load_is_repaired_by_the_next_run(
     assert pending_packages(scn) == [], "the resumed package loaded before the second kill"
 
     scn.sim.config.latency_s = 0.0
+    change_while_down(scn)
+    assert_converged(scn, run_again(scn, monkeypatch, capsys))
+
+
+def test_a_kill_half_way_through_dlts_wipe_of_the_working_folder_is_recovered_by_the_next_run(
+    tmp_path: Path,
+    make_sim: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    destination: Warehouse,
+) -> None:
+    """A first run killed after its extraction leaves a load package and a local state naming
+    the schema, and no dataset at the destination. The next run's restore (dlt's
+    `sync_destination`) then wipes the working folder with `rmtree`, which removes `schemas/`
+    before `state.json`: killed in between, it leaves a state naming a schema that is gone,
+    which dlt cannot open again (`SchemaNotFoundError`, reported as the `_dlt_pipeline_state`
+    catalog error it was handling). The run after must start over and load everything."""
+    scn = make_scenario(tmp_path, make_sim, KillPoint("first", "pause:load"), destination)
+    kill_run(scn, "pause:load")
+    kill_run(scn, "pause:wipe-half-done")
+    assert (scn.pipeline_dir / "state.json").exists(), "the wipe was killed before the state"
+    assert not (scn.pipeline_dir / "schemas" / f"{DATASET}.schema.json").exists()
+
     change_while_down(scn)
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
 
