@@ -59,6 +59,15 @@ class Lake:
             dataset_name=DATASET,
         )
 
+    def command_env(self, tmp_path: Path) -> dict[str, str]:
+        """The environment of `python pipelines/insights.py` writing into this lake (`cli_env`)."""
+        from tests.cron_support import cli_env  # noqa: PLC0415 - cron_support imports the runner
+
+        env = cli_env(tmp_path, DESTINATION__FILESYSTEM__BUCKET_URL=str(self.bucket))
+        if self.table_format == "delta":
+            env[TABLE_FORMAT_ENV] = "delta"
+        return env
+
     def load(self, sim: Simulator, **source_args: Any) -> ScanStats:
         """One run the way the command makes it (`run_catching_up`), fast retries, no pacing."""
         with on_clock_of(sim):

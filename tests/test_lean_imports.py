@@ -104,9 +104,7 @@ def test_the_command_loads_into_a_local_lake_without_pandas_or_numpy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: Simulator, table_format: str
 ) -> None:
     lake = Lake(tmp_path, monkeypatch, table_format)
-    env = cli_env(tmp_path, DESTINATION__FILESYSTEM__BUCKET_URL=str(lake.bucket))
-    if table_format == "delta":
-        env["DESTINATION__FILESYSTEM__TABLE_FORMAT"] = "delta"
+    env = lake.command_env(tmp_path)
     args = ("--base-url", sim.base_url, "--destination", "filesystem")
 
     result = run_cli(env, *args, python_args=REPORTING)
