@@ -1,0 +1,88 @@
+"""The dbt package's property files are rendered from the connector's declarations, never typed.
+
+`dbt/opencx_insights/models/*.yml` must equal what `python -m sources.opencx.dbt_yaml` renders
+from `sources/opencx/schema.py`, so a column added, renamed or re-described there reaches dbt's
+docs and tests. Whether dbt accepts the files and whether their tests catch bad data is checked
+in a real dbt by tests/test_dbt_package.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from sources.opencx import dbt_yaml, schema
+
+
+def committed_source() -> dict[str, Any]:
+    document = yaml.safe_load(dbt_yaml.SOURCES_FILE.read_text(encoding="utf-8"))
+    [source] = document["sources"]
+    assert isinstance(source, dict)
+    return source
+
+
+def tables_by_name() -> dict[str, dict[str, Any]]:
+    return {table["name"]: table for table in committed_source()["tables"]}
+
+
+def declared_tests(table: str, column: str) -> list[Any]:
+    [entry] = [c for c in tables_by_name()[table]["columns"] if c["name"] == column]
+    tests: list[Any] = entry.get("data_tests", [])
+    return tests
+
+
+def test_committed_property_files_equal_the_rendered_ones() -> None:
+    for path, text in dbt_yaml.rendered_files().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} is stale: run `python -m sources.opencx.dbt_yaml`"
+        )
+
+
+def test_every_declared_table_and_column_is_described_in_the_sources_file() -> None:
+    tables = tables_by_name()
+    for table, columns in schema.TABLE_COLUMNS.items():
+        assert tables[table]["description"] == schema.TABLE_DESCRIPTIONS[table]
+        described = {c["name"]: c["description"] for c in tables[table]["columns"]}
+        for column in columns:
+            assert described.get(column.name) == column.description, f"{table}.{column.name}"
+
+
+def test_insights_reference_categories_teams_and_people() -> None:
+    expected = {
+        "category_id": ("categories", "id"),
+        "team_id": ("teams", "id"),
+        "resolved_by_key": ("people", "person_key"),
+        "archived_by_key": ("people", "person_key"),
+    }
+    for column, (table, field) in expected.items():
+        relationships = [t["relationships"]["arguments"] for t in declared_tests("insights", column)
+                         if isinstance(t, dict) and "relationships" in t]  # fmt: skip
+        assert relationships == [{"to": f"source('opencx', '{table}')", "field": field}], column
+
+
+def test_status_and_sentiment_accept_only_the_documented_values() -> None:
+    [status] = [t["accepted_values"] for t in declared_tests("insights", "status")]
+    assert sorted(status["arguments"]["values"]) == ["archived", "resolved", "unresolved"]
+    assert "config" not in status  # an unknown status is the connector's bug: the build fails
+    [sentiment] = [t["accepted_values"] for t in declared_tests("insights", "sentiment")]
+    assert sorted(sentiment["arguments"]["values"]) == ["angry", "happy", "neutral"]
+    assert sentiment["config"] == {"severity": "warn"}  # a value the API adds is kept, and shown
+
+
+def test_keys_are_unique_and_not_null() -> None:
+    for table, key in (("insights", "id"), ("categories", "id"), ("teams", "id"),
+                       ("people", "person_key")):  # fmt: skip
+        assert {"unique", "not_null"} <= set(map(str, declared_tests(table, key))), table
+    activity_tests = tables_by_name()["insight_activity"]["data_tests"]
+    key = {"unique_combination": {"arguments": {"columns": ["window_start", "insight_id"]}}}
+    assert key in activity_tests
+
+
+def test_freshness_is_measured_on_completed_loads_with_the_projects_thresholds() -> None:
+    source = committed_source()
+    thresholds = source["config"]["freshness"]
+    assert thresholds["warn_after"]["count"] == "{{ var('opencx_freshness_warn_hours') }}"
+    assert thresholds["error_after"]["count"] == "{{ var('opencx_freshness_error_hours') }}"
+    loads = tables_by_name()["_dlt_loads"]["config"]
+    assert loads == {"loaded_at_field": "inserted_at", "freshness": {"filter": "status = 0"}}
