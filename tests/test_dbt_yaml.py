@@ -1,9 +1,9 @@
 """The dbt package's property files are rendered from the connector's declarations, never typed.
 
 `dbt/opencx_insights/models/*.yml` must equal what `python -m sources.opencx.dbt_yaml` renders
-from `sources/opencx/schema.py`, so a column added, renamed or re-described there reaches dbt's
-docs and tests. Whether dbt accepts the files and whether their tests catch bad data is checked
-in a real dbt by tests/test_dbt_package.py.
+from `sources/opencx/schema.py` and `sources/opencx/views.py`, so a column or view added,
+renamed or re-described there reaches dbt's docs and tests. Whether dbt accepts the files and
+whether their tests catch bad data is checked in a real dbt by tests/test_dbt_package.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sources.opencx import dbt_yaml, schema
+from sources.opencx import dbt_yaml, schema, views
 
 
 def committed_source() -> dict[str, Any]:
@@ -75,8 +75,8 @@ def test_keys_are_unique_and_not_null() -> None:
                        ("people", "person_key")):  # fmt: skip
         assert {"unique", "not_null"} <= set(map(str, declared_tests(table, key))), table
     activity_tests = tables_by_name()["insight_activity"]["data_tests"]
-    key = {"unique_combination": {"arguments": {"columns": ["window_start", "insight_id"]}}}
-    assert key in activity_tests
+    compound = {"unique_combination": {"arguments": {"columns": ["window_start", "insight_id"]}}}
+    assert compound in activity_tests
 
 
 def test_freshness_is_measured_on_completed_loads_with_the_projects_thresholds() -> None:
@@ -86,3 +86,36 @@ def test_freshness_is_measured_on_completed_loads_with_the_projects_thresholds()
     assert thresholds["error_after"]["count"] == "{{ var('opencx_freshness_error_hours') }}"
     loads = tables_by_name()["_dlt_loads"]["config"]
     assert loads == {"loaded_at_field": "inserted_at", "freshness": {"filter": "status = 0"}}
+
+
+def committed_models() -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load(dbt_yaml.MODELS_FILE.read_text(encoding="utf-8"))
+    return {model["name"]: model for model in document["models"]}
+
+
+def test_every_dashboard_view_is_a_described_model_whose_key_is_tested() -> None:
+    models = committed_models()
+    assert list(models) == list(views.VIEW_NAMES)
+    for view in views.VIEWS:
+        model = models[view.name]
+        assert view.meaning in model["description"]
+        assert view.grain in model["description"]
+        columns = {c["name"]: c for c in model["columns"]}
+        assert list(columns) == [c.name for c in view.columns]
+        if len(view.key) == 1:
+            assert "unique" in columns[view.key[0]]["data_tests"], view.name
+        if len(view.key) > 1:
+            key_test = {"unique_combination": {"arguments": {"columns": list(view.key)}}}
+            assert key_test in model["data_tests"], view.name
+        for column in view.columns:
+            if column.name in view.key and not column.nullable:
+                assert "not_null" in columns[column.name]["data_tests"], (view.name, column.name)
+
+
+def test_the_models_are_the_connectors_view_files() -> None:
+    """model-paths names the folder the connector reads each view's SQL from: one text."""
+    project = yaml.safe_load((dbt_yaml.PACKAGE_DIR / "dbt_project.yml").read_text())
+    folders = {(dbt_yaml.PACKAGE_DIR / path).resolve() for path in project["model-paths"]}
+    assert views.SQL_FOLDER.resolve() in folders
+    models_sql = [path for folder in folders for path in folder.rglob("*.sql")]
+    assert sorted(path.stem for path in models_sql) == sorted(views.VIEW_NAMES)

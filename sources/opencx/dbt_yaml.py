@@ -1,17 +1,19 @@
-"""Render the dbt package's property files from the connector's one definition of its tables.
+"""Render the dbt package's property files from the connector's one definition of its data.
 
-The dbt package (dbt/opencx_insights) describes and tests the tables the connector loads. Its
-descriptions, keys and foreign keys are the ones `sources.opencx.schema` declares, so they are
-rendered from there rather than written twice; ``tests/test_dbt_yaml.py`` fails while a
-committed file differs from what this renders. After changing a table or a column run::
+The dbt package (dbt/opencx_insights) describes and tests the tables the connector loads (its
+sources) and the dashboard views (its models, the very SQL files the connector creates the
+views from). Their descriptions, keys and foreign keys are the ones `sources.opencx.schema` and
+`sources.opencx.views` declare, so they are rendered from there rather than written twice;
+``tests/test_dbt_yaml.py`` fails while a committed file differs from what this renders. After
+changing a table, a view or a column run::
 
     python -m sources.opencx.dbt_yaml
 
-Tests, from the declarations: a single-column key is `unique` and `not_null`, a key of several
-columns is `unique_combination` (the package's generic test), a required column `not_null`,
-a description "FK to <table>.<column>" a `relationships` test, and the derived values of
-status, sentiment and count_scope `accepted_values` (sentiment warns: the connector keeps a
-value the API adds). Freshness is measured on the loads that committed (see FRESHNESS).
+Tests, from the declarations: a single-column key is `unique`, a key of several columns
+`unique_combination` (the package's generic test), a key or required column `not_null`, a
+description "FK to <table>.<column>" a `relationships` test, and the derived values of status,
+sentiment and count_scope `accepted_values` (sentiment warns: the connector keeps a value the
+API adds). Freshness is measured on the loads that committed (see FRESHNESS).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import yaml
 
 from sources.opencx import schema, settings
 from sources.opencx.internals import COMPLETED_LOAD_STATUS, LOADS_STATUS_COLUMN
+from sources.opencx.views import VIEWS, View
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "dbt" / "opencx_insights"
 SOURCES_FILE = PACKAGE_DIR / "models" / "sources.yml"
+MODELS_FILE = PACKAGE_DIR / "models" / "dashboard_views.yml"
 SOURCE = "opencx"
 LOADS = "_dlt_loads"
 COMMAND = "python -m sources.opencx.dbt_yaml"
@@ -73,10 +77,14 @@ def table_columns(table: str) -> tuple[schema.Column, ...]:
     return columns + schema.VALIDITY_COLUMNS if table == schema.HISTORY else columns
 
 
-def column_tests(columns: tuple[schema.Column, ...], column: schema.Column) -> Iterator[Any]:
-    """The generic tests one of a table's `columns` implies by its declaration."""
-    keys = [c for c in columns if c.primary_key]
-    if column.primary_key and len(keys) == 1:
+def table_key(table: str) -> tuple[str, ...]:
+    """The columns declared as the table's primary key."""
+    return tuple(column.name for column in table_columns(table) if column.primary_key)
+
+
+def column_tests(column: schema.Column, key: tuple[str, ...]) -> Iterator[Any]:
+    """The generic tests a column's declaration implies, in a relation with natural `key`."""
+    if key == (column.name,):
         yield "unique"
     if not column.nullable:
         yield "not_null"
@@ -92,12 +100,16 @@ def column_tests(columns: tuple[schema.Column, ...], column: schema.Column) -> I
         yield {"accepted_values": test}
 
 
+def key_tests(key: tuple[str, ...]) -> list[Any]:
+    """A natural key of several columns: no two rows share it (one column: `column_tests`)."""
+    if len(key) < 2:
+        return []
+    return [{"unique_combination": {"arguments": {"columns": list(key)}}}]
+
+
 def table_tests(table: str) -> list[Any]:
     """Tests over several columns: a compound key; history's versions and its one open version."""
-    tests: list[Any] = []
-    keys = [c.name for c in table_columns(table) if c.primary_key]
-    if len(keys) > 1:
-        tests.append({"unique_combination": {"arguments": {"columns": keys}}})
+    tests = key_tests(table_key(table))
     if table == schema.HISTORY:
         versions = ["insight_id", schema.VALID_FROM]
         tests.append({"unique_combination": {"arguments": {"columns": versions}}})
@@ -113,10 +125,10 @@ def table_tests(table: str) -> list[Any]:
     return tests
 
 
-def column_entry(columns: tuple[schema.Column, ...], column: schema.Column) -> dict[str, Any]:
-    """One of a table's `columns`: its description and the tests it implies."""
+def column_entry(column: schema.Column, key: tuple[str, ...]) -> dict[str, Any]:
+    """One column: its description and the tests it implies."""
     entry: dict[str, Any] = {"name": column.name, "description": column.description}
-    tests = list(column_tests(columns, column))
+    tests = list(column_tests(column, key))
     if tests:
         entry["data_tests"] = tests
     return entry
@@ -132,8 +144,8 @@ def table_entry(table: str) -> dict[str, Any]:
     tests = table_tests(table)
     if tests:
         entry["data_tests"] = tests
-    columns = table_columns(table)
-    entry["columns"] = [column_entry(columns, column) for column in columns]
+    key = table_key(table)
+    entry["columns"] = [column_entry(column, key) for column in table_columns(table)]
     return entry
 
 
@@ -146,7 +158,7 @@ def loads_entry() -> dict[str, Any]:
             "loaded_at_field": "inserted_at",
             "freshness": {"filter": f"{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS}"},
         },
-        "columns": [column_entry(LOADS_COLUMNS, column) for column in LOADS_COLUMNS],
+        "columns": [column_entry(column, ()) for column in LOADS_COLUMNS],
     }
 
 
@@ -168,6 +180,24 @@ def sources_document() -> dict[str, Any]:
             }
         ],
     }
+
+
+def model_entry(view: View) -> dict[str, Any]:
+    """One dashboard view as a model: its meaning and grain, its key's tests, its columns."""
+    entry: dict[str, Any] = {
+        "name": view.name,
+        "description": f"{view.meaning} Grain: {view.grain}.",
+    }
+    tests = key_tests(view.key)
+    if tests:
+        entry["data_tests"] = tests
+    entry["columns"] = [column_entry(column, view.key) for column in view.columns]
+    return entry
+
+
+def models_document() -> dict[str, Any]:
+    """The `models:` property file of the dashboard views."""
+    return {"version": 2, "models": [model_entry(view) for view in VIEWS]}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -198,7 +228,10 @@ def render(document: dict[str, Any], origin: str) -> str:
 
 def rendered_files() -> dict[Path, str]:
     """Every generated property file of the package and its text."""
-    return {SOURCES_FILE: render(sources_document(), "sources/opencx/schema.py")}
+    return {
+        SOURCES_FILE: render(sources_document(), "sources/opencx/schema.py"),
+        MODELS_FILE: render(models_document(), "sources/opencx/views.py"),
+    }
 
 
 def main() -> int:
