@@ -148,26 +148,6 @@ ACTIVITY_COLUMNS: tuple[Column, ...] = (
     Column("filters", TEXT, "The other request filters in force, as canonical JSON."),
 )
 
-# written by dlt's scd2 on insight_history, under the names the source's strategy gives them
-VALIDITY_COLUMNS: tuple[Column, ...] = (
-    Column(VALID_FROM, TIMESTAMP, "Start of this version's validity (the load that saw it)."),
-    Column(VALID_TO, TIMESTAMP, "End of validity; null for the current version."),
-)
-
-TABLE_DESCRIPTIONS: dict[str, str] = {
-    INSIGHTS: "One row per insight, its current state as last read from the API, merged on id; "
-    "an insight gone from the API stays, with deleted_at set.",
-    CATEGORIES: "Categories seen on insights, merged on id (latest seen wins).",
-    TEAMS: "Teams seen on insights, merged on id (latest seen wins).",
-    PEOPLE: "People who resolved or archived insights, merged on the derived person_key (the API "
-    "gives them no id).",
-    HISTORY: "Every version of each insight's tracked state as validity intervals (dlt scd2 with a "
-    "merge key, so a run never closes insights it did not read); the current version has "
-    "valid_to null.",
-    ACTIVITY: "Per session-date window and insight, what the API returned for the sessions of "
-    "that window (loaded with activity = true); a re-read window replaces its rows.",
-}
-
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     INSIGHTS: INSIGHT_COLUMNS,
     CATEGORIES: CATEGORY_COLUMNS,
@@ -176,6 +156,21 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     HISTORY: HISTORY_COLUMNS,
     ACTIVITY: ACTIVITY_COLUMNS,
 }
+
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    INSIGHTS: "OpenCX insights, one row per insight in its current state (merged on id).",
+    CATEGORIES: "Categories seen on insights, one row per category (latest seen wins).",
+    TEAMS: "Teams seen on insights, one row per team (latest seen wins).",
+    PEOPLE: "People who resolved or archived insights, one row per person_key.",
+    HISTORY: "Every version of each insight's tracked state, as validity intervals (dlt scd2).",
+    ACTIVITY: "Per session-date window and insight, what the API returned for that window.",
+}
+
+# Columns dlt writes, not the rows: described here so they are documented like the others.
+VALIDITY_COLUMNS: tuple[Column, ...] = (
+    Column(VALID_FROM, TIMESTAMP, "Start of this version's validity (the load that saw it)."),
+    Column(VALID_TO, TIMESTAMP, "End of validity; null for the current version."),
+)
 
 
 @functools.cache
