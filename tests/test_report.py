@@ -17,13 +17,14 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipelines.html_report.browser import CHROMIUM, chromium_command, screenshot
+from pipelines.html_report.browser import CHROMIUM, dom_after_script, screenshot
 from pipelines.html_report.command import NOTHING_TO_READ_EXIT
 from pipelines.html_report.dashboard import TOP_N, read_dashboard
 from sources.opencx.clock import NOW_VARIABLE
@@ -130,6 +131,30 @@ def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return db
 
 
+@dataclass(frozen=True)
+class Report:
+    """The report of a demo database, written once per injected day."""
+
+    db: Path
+    path: Path
+    page: str
+
+
+@pytest.fixture(scope="module")
+def report(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    return Report(demo_db, path, write(demo_db, path))
+
+
+@pytest.fixture(scope="module")
+def layout(chromium: Path, report: Report) -> dict[str, Any]:
+    """What LAYOUT_CHECK found in the report as Chromium laid it out."""
+    match = LAYOUT_FOUND.search(dom_after_script(report.path, LAYOUT_CHECK))
+    assert match, "the layout check did not run"
+    found: dict[str, Any] = json.loads(html.unescape(match.group(1)))
+    return found
+
+
 def as_of(db: Path) -> date:
     """The day of the load the fixture stamped (the views' "today")."""
     import duckdb  # noqa: PLC0415
@@ -160,26 +185,6 @@ def write(db: Path, output: Path) -> str:
     return output.read_text(encoding="utf-8")
 
 
-def dump_dom(page: Path, profile: Path) -> str:
-    """The DOM after Chromium loaded the page (scripts run, layout done), offline."""
-    done = subprocess.run(
-        chromium_command(page, profile, "--virtual-time-budget=10000", "--dump-dom"),
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def layout_in_chromium(page: str, tmp_path: Path) -> dict[str, Any]:
-    """What LAYOUT_CHECK found in the page as Chromium laid it out."""
-    checked = tmp_path / "checked.html"
-    checked.write_text(page.replace("</body>", LAYOUT_CHECK), encoding="utf-8")
-    match = LAYOUT_FOUND.search(dump_dom(checked, tmp_path / "profile"))
-    assert match, "the layout check did not run"
-    found: dict[str, Any] = json.loads(html.unescape(match.group(1)))
-    return found
-
-
 def assert_self_contained(page: str) -> None:
     """Nothing to fetch: no script at all, no external source, link, import or font."""
     assert "<script" not in page.lower()
@@ -188,56 +193,50 @@ def assert_self_contained(page: str) -> None:
 
 
 def test_the_report_draws_every_chart_offline_in_chromium(
-    chromium: Path, demo_db: Path, tmp_path: Path
+    report: Report, layout: dict[str, Any]
 ) -> None:
-    page = write(demo_db, tmp_path / "report.html")
-    assert_self_contained(page)
-    assert re.findall(r'data-chart="(\w+)"', page) == list(CHARTS)
-    drawn = layout_in_chromium(page, tmp_path)["drawn"]
+    assert_self_contained(report.page)
+    assert re.findall(r'data-chart="(\w+)"', report.page) == list(CHARTS)
+    drawn = layout["drawn"]
     assert set(drawn) == set(CHARTS), drawn
     for name, (width, height, marks) in drawn.items():
         assert width > 200, (name, width)
         assert height > 100, (name, height)
         assert marks >= MIN_MARKS[name], (name, marks)
-    png = screenshot(tmp_path / "report.html", artifacts() / f"report-{as_of(demo_db)}.png")
+    png = screenshot(report.path, artifacts() / f"report-{as_of(report.db)}.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert png.stat().st_size > 20_000  # a blank page compresses to a few KB
 
 
 def test_no_text_of_the_report_is_cut_or_drawn_over_other_text_in_chromium(
-    chromium: Path, demo_db: Path, tmp_path: Path
+    layout: dict[str, Any],
 ) -> None:
-    found = layout_in_chromium(write(demo_db, tmp_path / "report.html"), tmp_path)
-    cards = [f'card: "{text}" is wider than its card' for text in found["cards"]]
-    problems = found["cut"] + found["overlapping"] + cards
+    cards = [f'card: "{text}" is wider than its card' for text in layout["cards"]]
+    problems = layout["cut"] + layout["overlapping"] + cards
     assert not problems, "\n".join(problems)
 
 
 def test_every_legend_gives_each_entry_its_own_colour_and_the_marks_use_them(
-    chromium: Path, demo_db: Path, tmp_path: Path
+    layout: dict[str, Any],
 ) -> None:
-    found = layout_in_chromium(write(demo_db, tmp_path / "report.html"), tmp_path)
-    legends = {legend["chart"]: legend for legend in found["legends"]}
+    legends = {legend["chart"]: legend for legend in layout["legends"]}
     assert {"sessions_by_category", "top_insights", "sentiment_by_week"} <= set(legends)
-    for legend in found["legends"]:
+    for legend in layout["legends"]:
         fills = [fill for _, fill in legend["entries"]]
         shared = {fill: [label for label, f in legend["entries"] if f == fill]
                   for fill in fills if fills.count(fill) > 1}  # fmt: skip
         assert shared == {}, f"{legend['chart']}: entries that share a colour: {shared}"
     categories = legends["sessions_by_category"]["entries"]
-    assert set(found["markFills"]["sessions_by_category"]) <= {fill for _, fill in categories}
+    assert set(layout["markFills"]["sessions_by_category"]) <= {fill for _, fill in categories}
 
 
-def test_the_weekly_charts_leave_out_the_running_week_and_say_so(
-    demo_db: Path, tmp_path: Path
-) -> None:
-    running = monday(as_of(demo_db))
-    board = read_dashboard(demo_db)
+def test_the_weekly_charts_leave_out_the_running_week_and_say_so(report: Report) -> None:
+    running = monday(as_of(report.db))
+    board = read_dashboard(report.db)
     assert board.weekly_flow[-1]["week_start"] == running - 7 * DAY
     assert board.sentiment_by_week[-1]["week"] == running - 7 * DAY
-    page = write(demo_db, tmp_path / "report.html")
     for chart in ("weekly_flow", "sentiment_by_week"):
-        caption = re.search(rf'data-chart="{chart}">.*?<figcaption>(.*?)</figcaption>', page)
+        caption = re.search(rf'data-chart="{chart}">.*?<figcaption>(.*?)</figcaption>', report.page)
         assert caption, chart
         assert f"{running:%a %-d %b %Y}" in caption.group(1), caption.group(1)
         assert "left out" in caption.group(1), caption.group(1)
@@ -262,12 +261,12 @@ def complete_days_counts(db: Path, column: str) -> tuple[int, int]:
 
 
 def test_the_headline_compares_the_last_7_complete_days_with_the_7_before(
-    demo_db: Path, tmp_path: Path
+    report: Report,
 ) -> None:
     import duckdb  # noqa: PLC0415
 
-    day = as_of(demo_db)
-    with duckdb.connect(str(demo_db), read_only=True) as con:
+    day = as_of(report.db)
+    with duckdb.connect(str(report.db), read_only=True) as con:
         backlog = dict(con.execute("SELECT day, open_insights FROM opencx.daily_open_backlog")
                        .fetchall())  # fmt: skip
         (sessions_7d,) = con.execute(
@@ -277,10 +276,10 @@ def test_the_headline_compares_the_last_7_complete_days_with_the_7_before(
             "SELECT median_hours FROM opencx.resolution_times WHERE grouped_by = 'total'"
         ).fetchone() or (None,)
     open_then, open_week_before = backlog[day - DAY], backlog[day - 8 * DAY]
-    created, created_before = complete_days_counts(demo_db, "created_at")
-    resolved, _ = complete_days_counts(demo_db, "resolved_at")
+    created, created_before = complete_days_counts(report.db, "created_at")
+    resolved, _ = complete_days_counts(report.db, "resolved_at")
     assert created > 0
-    board = read_dashboard(demo_db)
+    board = read_dashboard(report.db)
     assert {label: value for label, value, _ in board.headline} == {
         f"Open insights, end of {day - DAY:%-d %b}": f"{open_then:,}",
         "Sessions, last 7 complete days": f"{sessions_7d:,}",
@@ -291,9 +290,8 @@ def test_the_headline_compares_the_last_7_complete_days_with_the_7_before(
     assert details[0] == f"{open_then - open_week_before:+,} over the 7 days"
     assert f"({created_before:,})" in details[2]
     assert f"resolved {resolved:,}" in details[2]
-    page = write(demo_db, tmp_path / "report.html")
     period = f"{day - 7 * DAY:%a %-d %b} to {day - DAY:%a %-d %b %Y}"
-    assert f"the last 7 complete days, {period}, against the 7 days before" in page
+    assert f"the last 7 complete days, {period}, against the 7 days before" in report.page
 
 
 def test_the_top_insights_are_the_views_ranking(demo_db: Path) -> None:
@@ -304,9 +302,9 @@ def test_the_top_insights_are_the_views_ranking(demo_db: Path) -> None:
     assert len(board.top_insights) >= TOP_N
 
 
-def test_durations_are_in_days_everywhere(demo_db: Path, tmp_path: Path) -> None:
-    page = write(demo_db, tmp_path / "report.html")
-    board = read_dashboard(demo_db)
+def test_durations_are_in_days_everywhere(report: Report) -> None:
+    page = report.page
+    board = read_dashboard(report.db)
     assert next(value for label, value, _ in board.headline if "resolve" in label).endswith(" days")
     assert not re.search(r"\d h\b|hours", page), "a duration in hours"
     resolution = re.search(r'data-chart="resolution_times">.*?</figure>', page, re.DOTALL)
@@ -322,7 +320,7 @@ def test_a_fresh_tenant_gets_the_no_data_page(
     assert_self_contained(page)
     assert 'id="no-data"' in page
     assert "<figure" not in page
-    dom = dump_dom(tmp_path / "empty.html", tmp_path / "profile")
+    dom = dom_after_script(tmp_path / "empty.html", "")
     assert "No data yet" in dom
     screenshot(tmp_path / "empty.html", artifacts() / "report_empty.png", height=600)
 
