@@ -97,8 +97,8 @@ def read_dashboard(db: Path, dataset: str = DATASET) -> Dashboard:
             return Dashboard(missing=f"the dataset {dataset!r} has no dashboard views yet")
         con.execute(f"SET search_path = '{dataset}'")
 
-        def rows(sql: str, *parameters: object) -> list[Row]:
-            cursor = con.execute(sql, list(parameters))
+        def rows(sql: str, **parameters: object) -> list[Row]:
+            cursor = con.execute(sql, parameters)
             names = [d[0] for d in cursor.description or []]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -116,33 +116,32 @@ def _dashboard(rows: Callable[..., list[Row]]) -> Dashboard:
     running_week = week_of(as_of)
     board.sessions_by_category = fold_categories(
         rows(
-            "SELECT day, COALESCE(category_name, ?) AS category, SUM(sessions) AS sessions "
+            "SELECT day, COALESCE(category_name, $none) AS category, SUM(sessions) AS sessions "
             "FROM daily_insight_sessions GROUP BY ALL ORDER BY day",
-            UNCATEGORISED,
+            none=UNCATEGORISED,
         )
     )
-    board.top_insights = rows("SELECT * FROM top_insights_7d WHERE rank <= ? ORDER BY rank", TOP_N)
+    board.top_insights = rows(
+        "SELECT * FROM top_insights_7d WHERE rank <= $top ORDER BY rank", top=TOP_N
+    )
     # complete weeks only: from the first loaded day of activity to the week before the running
     board.sentiment_by_week = rows(
         "SELECT CAST(date_trunc('week', day) AS DATE) AS week, sentiment, "
         "SUM(sessions) AS sessions FROM daily_insight_sessions GROUP BY ALL "
-        "HAVING week >= (SELECT MIN(day) FROM daily_insight_sessions) AND week < ? "
+        "HAVING week >= (SELECT MIN(day) FROM daily_insight_sessions) AND week < $running "
         "ORDER BY week",
-        running_week,
+        running=running_week,
     )
     board.weekly_flow = rows(
-        "SELECT * FROM weekly_insight_flow WHERE week_start < ? ORDER BY week_start",
-        running_week,
-    )
-    resolution = (
-        "SELECT COALESCE({name}, ?) AS name, resolved, median_hours / 24 AS median_days, "
-        "p90_hours / 24 AS p90_days FROM resolution_times WHERE grouped_by = ? "
-        "ORDER BY median_hours"
+        "SELECT * FROM weekly_insight_flow WHERE week_start < $running ORDER BY week_start",
+        running=running_week,
     )
     board.resolution_by_category = rows(
-        resolution.format(name="category_name"), UNCATEGORISED, "category"
+        _RESOLUTION_SQL.format(name="category_name"), none=UNCATEGORISED, by="category"
     )
-    board.resolution_by_team = rows(resolution.format(name="team_name"), NO_TEAM, "team")
+    board.resolution_by_team = rows(
+        _RESOLUTION_SQL.format(name="team_name"), none=NO_TEAM, by="team"
+    )
     board.headline = _headline(board, rows)
     return board
 
@@ -195,13 +194,14 @@ def _headline(board: Dashboard, rows: Callable[..., list[Row]]) -> list[tuple[st
     before_first, before_last = last_complete_days(first)
     open_at = {row["day"]: row["open_insights"] for row in board.backlog}
     open_end = open_at.get(last, 0)
+    periods = {"first": first, "last": last, "before_first": before_first}
     sessions = rows(
-        "SELECT SUM(CASE WHEN day >= ? THEN sessions END) AS last_7, "
-        "SUM(CASE WHEN day < ? THEN sessions END) AS previous_7 "
-        "FROM daily_insight_sessions WHERE day BETWEEN ? AND ?",
-        first, first, before_first, last,
-    )[0]  # fmt: skip
-    flow = rows(_FLOW_SQL, first, last, before_first, before_last, first, last, first, last)[0]
+        "SELECT SUM(CASE WHEN day >= $first THEN sessions END) AS last_7, "
+        "SUM(CASE WHEN day < $first THEN sessions END) AS previous_7 "
+        "FROM daily_insight_sessions WHERE day BETWEEN $before_first AND $last",
+        **periods,
+    )[0]
+    flow = rows(_FLOW_SQL, **periods)[0]
     total = rows("SELECT * FROM resolution_times WHERE grouped_by = 'total'")
     last_7, previous_7 = int(sessions["last_7"] or 0), int(sessions["previous_7"] or 0)
     return [
@@ -216,14 +216,26 @@ def _headline(board: Dashboard, rows: Callable[..., list[Row]]) -> list[tuple[st
     ]  # fmt: skip
 
 
-# insights created (twice: the period and the one before), resolved and archived in a period
-# of UTC days, deleted insights too, as weekly_insight_flow counts them
-_FLOW_SQL = " ".join(
-    f"COUNT(*) FILTER (WHERE CAST({column} AT TIME ZONE 'UTC' AS DATE) BETWEEN ? AND ?) AS {name},"
-    for name, column in (("created", "created_at"), ("created_before", "created_at"),
-                         ("resolved", "resolved_at"), ("archived", "archived_at"))
-)  # fmt: skip
-_FLOW_SQL = f"SELECT {_FLOW_SQL.rstrip(',')} FROM insights"  # noqa: S608 - constants only
+# durations in days, the report's one unit (the view gives hours); {name}: the group's name
+_RESOLUTION_SQL = (
+    "SELECT COALESCE({name}, $none) AS name, resolved, median_hours / 24 AS median_days, "
+    "p90_hours / 24 AS p90_days FROM resolution_times WHERE grouped_by = $by "
+    "ORDER BY median_hours"
+)
+# Insights created in the last 7 complete days and the 7 before, resolved and archived in the
+# last 7, by UTC day. Read from the loaded table (deleted insights count, as in the view
+# weekly_insight_flow): no view counts them per day.
+_FLOW_SQL = """
+SELECT COUNT(*) FILTER (WHERE created_day BETWEEN $first AND $last) AS created,
+       COUNT(*) FILTER (WHERE created_day BETWEEN $before_first AND $first - 1)
+           AS created_before,
+       COUNT(*) FILTER (WHERE resolved_day BETWEEN $first AND $last) AS resolved,
+       COUNT(*) FILTER (WHERE archived_day BETWEEN $first AND $last) AS archived
+FROM (SELECT CAST(created_at AT TIME ZONE 'UTC' AS DATE) AS created_day,
+             CAST(resolved_at AT TIME ZONE 'UTC' AS DATE) AS resolved_day,
+             CAST(archived_at AT TIME ZONE 'UTC' AS DATE) AS archived_day
+      FROM insights) days
+"""
 
 
 def signed(change: int) -> str:
