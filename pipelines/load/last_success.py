@@ -10,18 +10,20 @@ the destination's newest load.
 
 Honest by construction: the record is written last, after the load, the views and the
 summary, so a run that fails or is killed before leaves the previous record as it was. It is
-written to a temporary file and renamed (a reader sees the old record or the new one), without
-fsync: a record that a power loss garbles is ignored by the check, which then judges by the
-destination alone, so it can make a pipeline look staler, never fresher. A machine without
-the working folder (a fresh CI runner, a stateless worker) has no record, and dlt's drop of
-the folder takes it along.
+cheap (tens of microseconds): written whole under another name and renamed into place, without
+fsync. The old record is removed first, since on ext4 a rename that replaces a file flushes the
+new one to disk (`auto_da_alloc`), which costs milliseconds. The reader takes the newer of the
+record and a whole one still under the other name, so the instant between the two steps, or a
+kill there, hides nothing. A record that a power loss garbles is ignored, and the check then
+judges by the destination alone: a pipeline can look staler, never fresher. A machine without
+the working folder (a fresh CI runner, a stateless worker) has no record, and dlt's drop of the
+folder takes it along.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,13 +64,17 @@ def record_path(working_folder: Path) -> Path:
     return working_folder / RECORD_FILE
 
 
+def _scratch_path(working_folder: Path) -> Path:
+    """Where a record is written before it is renamed into place."""
+    return working_folder / f"{RECORD_FILE}.new"
+
+
 def record_success(working_folder: Path, target: Target) -> None:
     """Record that a run into `target` ended successfully now (the connector's clock).
 
     A record that cannot be written is a warning, not a failure: the load it would speak of
     has completed, and without the record the check only sees the pipeline as staler.
     """
-    path = record_path(working_folder)
     text = json.dumps(
         {
             "succeeded_at": format_timestamp(utc_now()),
@@ -77,19 +83,27 @@ def record_success(working_folder: Path, target: Target) -> None:
             "duckdb_path": None if target.duckdb_path is None else str(target.duckdb_path),
         }
     )
-    scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    path, scratch = record_path(working_folder), _scratch_path(working_folder)
     try:
+        scratch.unlink(missing_ok=True)  # a killed run's: writing over it would flush it too
         scratch.write_text(text, encoding="utf-8")
-        scratch.replace(path)
+        path.unlink(missing_ok=True)
+        scratch.rename(path)
     except OSError as exc:
         logger.warning("could not record the run's success for --check-freshness: %s", exc)
-        scratch.unlink(missing_ok=True)
 
 
 def read_last_success(working_folder: Path) -> LastSuccess | None:
-    """The record in `working_folder`; None when there is none or it cannot be read."""
+    """The newest whole record in `working_folder`; None when there is none."""
+    found = [_read(record_path(working_folder)), _read(_scratch_path(working_folder))]
+    records = [record for record in found if record is not None]
+    return max(records, key=lambda record: record.at, default=None)
+
+
+def _read(path: Path) -> LastSuccess | None:
+    """The record in `path`; None when it is missing or not whole."""
     try:
-        raw = json.loads(record_path(working_folder).read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
         return LastSuccess(
             at=as_utc(str(raw["succeeded_at"])),
             destination=str(raw["destination"]),
