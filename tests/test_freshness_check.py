@@ -186,6 +186,19 @@ def test_a_record_of_another_duckdb_file_does_not_count(duckdb_cron: Cron) -> No
     assert result.stdout.startswith(f"CRITICAL: {PIPELINE} is stale:")
 
 
+def test_a_record_does_not_count_once_the_destination_lost_every_load(duckdb_cron: Cron) -> None:
+    first_success(duckdb_cron)
+    ran_at = later_run_with_nothing_new(duckdb_cron, hours=1)
+    (duckdb_cron.tmp_path / "warehouse.duckdb").unlink()  # the database was lost or replaced
+
+    result = duckdb_cron.check("2h", ran_at + timedelta(minutes=10))
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == (
+        f"CRITICAL: {PIPELINE} never loaded into {duckdb_cron.where()}, dataset {DATASET}\n"
+    )
+
+
 def test_while_a_run_holds_the_file_the_check_answers_at_once_and_the_run_succeeds(
     duckdb_cron: Cron,
 ) -> None:

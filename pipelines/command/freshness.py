@@ -99,8 +99,8 @@ def judge_request(request: RunRequest) -> list[Verdict]:
     bound = parse_bound(request.check_freshness or "")
     register_root_config()
     now = utc_now()
-    org_names = configured_orgs(request) or [None]
-    return [judge(pipeline_target(request, org), bound, now) for org in org_names]
+    orgs: list[str | None] = [*configured_orgs(request)] or [None]  # None: the one-org run
+    return [judge(pipeline_target(request, org), bound, now) for org in orgs]
 
 
 def parse_bound(text: str) -> Bound:
@@ -157,8 +157,6 @@ def destination_seen(target: Target) -> DestinationSeen:
     path = target.duckdb_path
     if path is None:
         return DestinationSeen(newest_load(target.destination, target.dataset))
-    if not path.exists():
-        return DestinationSeen(None)
     with unless_running(pipelines_dir(), target.pipeline_name) as idle:
         if not idle:
             return DestinationSeen(None, run_going=True)
