@@ -85,7 +85,8 @@ def test_freshness_is_measured_on_completed_loads_with_the_projects_thresholds()
     assert thresholds["warn_after"]["count"] == "{{ var('opencx_freshness_warn_hours') }}"
     assert thresholds["error_after"]["count"] == "{{ var('opencx_freshness_error_hours') }}"
     loads = tables_by_name()["_dlt_loads"]["config"]
-    assert loads == {"loaded_at_field": "inserted_at", "freshness": {"filter": "status = 0"}}
+    completed = "status = 0 and schema_name = 'opencx'"
+    assert loads == {"loaded_at_field": "inserted_at", "freshness": {"filter": completed}}
 
 
 def committed_models() -> dict[str, dict[str, Any]]:

@@ -43,8 +43,13 @@ LOADS_DESCRIPTION = (
     "dlt's record of the loads into this dataset: one row per load, written when it commits. "
     "A run with nothing new loads nothing, so the latest row is the last change, not the last run."
 )
+# dlt names a source's schema after the source; other pipelines may load into the dataset too
+LOADS_SCHEMA = settings.SOURCE_SECTION
 LOADS_COLUMNS: tuple[schema.Column, ...] = (
     schema.Column("load_id", schema.TEXT, "The load's id.", required=True),
+    schema.Column(
+        "schema_name", schema.TEXT, f"The dlt schema loaded: {LOADS_SCHEMA} for the connector."
+    ),
     schema.Column(LOADS_STATUS_COLUMN, schema.BIGINT, "0 once the load completed.", required=True),
     schema.Column("inserted_at", schema.TIMESTAMP, "When the load committed.", required=True),
 )
@@ -156,7 +161,10 @@ def loads_entry() -> dict[str, Any]:
         "description": LOADS_DESCRIPTION,
         "config": {
             "loaded_at_field": "inserted_at",
-            "freshness": {"filter": f"{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS}"},
+            "freshness": {
+                "filter": f"{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS} "
+                f"and schema_name = '{LOADS_SCHEMA}'"
+            },
         },
         "columns": [column_entry(column, ()) for column in LOADS_COLUMNS],
     }
