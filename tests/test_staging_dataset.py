@@ -4,14 +4,19 @@ dlt merges through a staging dataset (`opencx_staging`) and keeps it, holding a 
 merged table, in the catalog readers list; the connector drops it once the run's loads
 completed (`pipelines.destination.staging`). Checked in the database's own catalog
 (`information_schema`), after a first run and after runs whose merges needed staging again;
-a run with nothing new must not touch the destination for it. What a kill between the load and
-the drop leaves is in tests/reliability/test_kill_points.py.
+a run with nothing new must not touch the destination for it; a drop the database refuses is a
+note, not a failed run. What a kill between the load and the drop leaves is in
+tests/reliability/test_kill_points.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 from dlt import Pipeline
 
@@ -19,10 +24,17 @@ from pipelines.destination.staging import owed_mark
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.helpers import Workspace, expected_insight, loaded_insights, merged_tables
+from tests.postgres_server import PostgresServer
 from tests.reliability.test_kill_points import mutate_for_incremental
-from tests.warehouses import rows_beside_the_dataset, schemas_beside_the_dataset
+from tests.warehouses import (
+    DATASET,
+    PostgresWarehouse,
+    rows_beside_the_dataset,
+    schemas_beside_the_dataset,
+)
 
 pytestmark = pytest.mark.warehouses
+STAGING = f"{DATASET}_staging"
 ENTITIES = {schema.CATEGORIES, schema.TEAMS, schema.PEOPLE, schema.ACTIVITY}
 
 
@@ -64,3 +76,36 @@ def test_a_run_with_nothing_new_opens_no_sql_client_for_the_staging_dataset(
     assert ws.count("_dlt_loads") == loads, "the second run had nothing new to load"
     assert not owed_mark(ws.pipeline()).exists()
     assert_only_the_dataset(ws)
+
+
+def test_a_staging_dataset_the_database_will_not_drop_is_a_note_and_the_load_stands(
+    tmp_path: Path, sim: Simulator, postgres_server: PostgresServer
+) -> None:
+    """A reader's open transaction on a staging table keeps PostgreSQL from dropping the schema
+    (here within the database's `lock_timeout`): the run that loaded still succeeds, says so in
+    a note, and the next run that loads drops it."""
+    dsn = postgres_server.create_database()
+    try:
+        ws = Workspace(tmp_path, PostgresWarehouse(dsn))
+        with contextlib.closing(psycopg2.connect(dsn)) as reader:
+            reader.autocommit = True
+            cursor = reader.cursor()
+            database = urlsplit(dsn).path.lstrip("/")
+            cursor.execute(f"ALTER DATABASE \"{database}\" SET lock_timeout = '200ms'")
+            cursor.execute(f"CREATE SCHEMA {STAGING}")
+            cursor.execute(f"CREATE TABLE {STAGING}.read_by_a_bi_tool (x int)")
+            reader.autocommit = False
+            cursor.execute(f"SELECT * FROM {STAGING}.read_by_a_bi_tool")  # held until rollback
+
+            stats = ws.load_with_stats(sim)
+
+            reader.rollback()
+        assert [note for note in stats.notes if f"staging dataset {STAGING} not dropped" in note]
+        assert ws.count(schema.INSIGHTS) == len(sim.store.ground_truth()), "the load stands"
+        assert schemas_beside_the_dataset(ws.warehouse) == {STAGING}
+
+        mutate_for_incremental(sim)
+        ws.load(sim)
+        assert_only_the_dataset(ws)
+    finally:
+        postgres_server.drop_database(dsn)
