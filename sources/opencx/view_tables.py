@@ -9,17 +9,20 @@ was "not found" and `SELECT rank FROM top_insights_7d` failed with "could not be
 Each view is declared here as a table of the source's schema with the columns and dlt types
 the view's SQL yields (the same on DuckDB and PostgreSQL; `tests/test_dataset_views.py`
 compares them with the columns the destination reports for the view, so a view change that
-forgets this declaration fails there). dlt 1.31 creates, alters, truncates and drops only
-tables that received data (the normalizer marks them `seen-data`, and the loader, the drop
-command and the refresh modes select tables by it), and a view never receives data: dlt only
-records the declaration, and the schema it stores with each load carries it, so a reader
-without the pipeline (`dlt.dataset(...)`) knows the views too.
+forgets this declaration fails there). dlt 1.31's loader, drop command and refresh modes
+create, alter, truncate and drop only tables that received data (the normalizer marks them
+`seen-data`), and a view never receives data: dlt only records the declaration, and the schema
+it stores with each load carries it, so a reader without the pipeline (`dlt.dataset(...)`)
+knows the views too. (`pipeline.sync_schema()`, which a run never calls, migrates every table
+of the schema: it finds each view with its declared columns and changes nothing.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
+from dlt.common.data_types.typing import TDataType
 from dlt.common.destination import Destination
 from dlt.common.schema.typing import TColumnSchema, TTableSchema
 from dlt.common.schema.utils import new_table
@@ -69,7 +72,7 @@ VIEW_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-def declare_views(source: DltSource, destination: Destination | None) -> None:  # type: ignore[type-arg]
+def declare_views(source: DltSource, destination: Destination[Any, Any] | None) -> None:
     """Declare every view as a table of `source`'s schema, where the views are created.
 
     Destinations without SQL views (dlt's filesystem) get no declaration: there `ds.<view>`
@@ -94,7 +97,11 @@ def view_tables() -> list[TTableSchema]:
 def _columns(declared: tuple[tuple[str, str], ...]) -> list[TColumnSchema]:
     columns: list[TColumnSchema] = []
     for name, data_type in declared:
-        column: TColumnSchema = {"name": name, "data_type": data_type, "nullable": True}  # type: ignore[typeddict-item]
+        column: TColumnSchema = {
+            "name": name,
+            "data_type": cast(TDataType, data_type),
+            "nullable": True,
+        }
         if data_type == TIMESTAMP:
             column["timezone"] = True
         columns.append(column)
