@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from sources.opencx import schema
+from sources.opencx import dictionary, schema
 from sources.opencx_simulator import Simulator
 from tests.docs_support import read_doc, section
 from tests.helpers import Workspace, ts
@@ -38,6 +38,12 @@ def test_every_public_column_is_documented() -> None:
         documented = section(DICTIONARY, f"`{table}`")
         for column in columns:
             assert f"`{column.name}`" in documented, f"{table}.{column.name}"
+
+
+def test_the_views_section_is_written_from_the_view_declarations() -> None:
+    """`python -m sources.opencx.dictionary` rewrites it; an edit by hand fails here."""
+    page = read_doc(DICTIONARY)
+    assert dictionary.rewrite(page) == page
 
 
 def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) -> None:
