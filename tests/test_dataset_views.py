@@ -161,11 +161,13 @@ def test_each_view_answers_select_star_with_its_own_columns(
 def test_each_view_answers_a_query_naming_its_columns(
     demo: Demo, reader: dlt.Dataset, view: str
 ) -> None:
-    names = [name for name, _ in real_columns(demo.warehouse, view)]
-    selected = ", ".join(reversed(names))
-    rows = reader(f"SELECT {selected} FROM {view}").fetchall()
-    _, expected = demo.warehouse.execute(f"SELECT {selected} FROM {view}")
-    assert Counter(rows) == Counter(expected)
+    names = list(reversed([name for name, _ in real_columns(demo.warehouse, view)]))
+    relation = reader(f"SELECT {', '.join(names)} FROM {view}")
+    _, expected = demo.warehouse.execute(f"SELECT {', '.join(names)} FROM {view}")
+    assert Counter(relation.fetchall()) == Counter(expected)
+    typed = {name: column.get("data_type") for name, column in relation.columns_schema.items()}
+    assert list(typed) == names
+    assert None not in typed.values(), "dlt's reader resolved every column with its type"
 
 
 def test_the_reported_query_ranks_the_top_insights(demo: Demo, reader: dlt.Dataset) -> None:
