@@ -15,6 +15,13 @@ alter, truncate and drop only tables that received data (the normalizer marks th
 it stores with each load carries it, so a reader without the pipeline (`dlt.dataset(...)`)
 knows the views too. (`pipeline.sync_schema()`, which a run never calls, migrates every table
 of the schema: it finds each view with its declared columns and changes nothing.)
+
+The price: dlt 1.31 re-reads and re-hashes the source's schema about a hundred times in every
+run, and the views' columns double it, so a scheduled run with nothing new costs some 14 ms more
+CPU (no destination access). A second schema of the pipeline holding only the views would not
+cost that, but dlt then lists it in the state it stores, and every run on a machine without the
+working folder warns that the destination lacks it (and `dlt.dataset()` without the pipeline
+would not know the views).
 """
 
 from __future__ import annotations
