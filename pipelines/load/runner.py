@@ -18,6 +18,7 @@ import dlt
 from dlt import Pipeline
 
 from pipelines.destination import duckdb_file, lake
+from pipelines.destination.staging import drop_staging_if_owed, owe_staging_drop
 from pipelines.destination.state_table import (
     delete_state_rows_a_resume_would_repeat,
     prune_state_history,
@@ -136,6 +137,7 @@ def run_catching_up(
     if not given) counts the run as it goes, for a progress display on another thread.
     """
     loaded = False
+    staging_owed = owe_staging_drop(pipeline)  # before loading: a kill after the load drops it
     if pipeline.has_pending_data:
         owe_repair(pipeline)
         delete_state_rows_a_resume_would_repeat(pipeline)
@@ -157,6 +159,7 @@ def run_catching_up(
         create_views(pipeline, stats.notes, loaded=loaded, where=duckdb_file.file_of(pipeline))
         if loaded:
             prune_state_history(pipeline)
+        drop_staging_if_owed(pipeline, loaded or staging_owed, stats.notes)  # readers see no copy
     return stats
 
 

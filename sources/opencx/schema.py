@@ -157,6 +157,21 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     ACTIVITY: ACTIVITY_COLUMNS,
 }
 
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    INSIGHTS: "OpenCX insights, one row per insight in its current state (merged on id).",
+    CATEGORIES: "Categories seen on insights, one row per category (latest seen wins).",
+    TEAMS: "Teams seen on insights, one row per team (latest seen wins).",
+    PEOPLE: "People who resolved or archived insights, one row per person_key.",
+    HISTORY: "Every version of each insight's tracked state, as validity intervals (dlt scd2).",
+    ACTIVITY: "Per session-date window and insight, what the API returned for that window.",
+}
+
+# Columns dlt writes, not the rows: described here so they are documented like the others.
+VALIDITY_COLUMNS: tuple[Column, ...] = (
+    Column(VALID_FROM, TIMESTAMP, "Start of this version's validity (the load that saw it)."),
+    Column(VALID_TO, TIMESTAMP, "End of validity; null for the current version."),
+)
+
 
 @functools.cache
 def arrow_schema(table: str) -> pa.Schema:
