@@ -38,6 +38,7 @@ from pipelines.output.summary import print_summary, rows_loaded
 from sources.opencx import opencx, stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.internals import StepCollector, pipelines_dir
+from sources.opencx.view_tables import declare_views
 from sources.opencx.views import create_views
 
 
@@ -150,6 +151,7 @@ def run_catching_up(
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
         first_load.append_into_empty_tables(source)
+    declare_views(source, pipeline.destination)  # so `pipeline.dataset()` reads the views too
     with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)

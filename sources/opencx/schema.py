@@ -185,10 +185,11 @@ def arrow_schema(table: str) -> pa.Schema:
 
 def dlt_columns(table: str) -> TTableSchemaColumns:
     """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
-    return {col.name: _dlt_column(col) for col in TABLE_COLUMNS[table]}
+    return {col.name: dlt_column(col) for col in TABLE_COLUMNS[table]}
 
 
-def _dlt_column(col: Column) -> TColumnSchema:
+def dlt_column(col: Column) -> TColumnSchema:
+    """One column's dlt hint (the tables' and the dashboard views' alike)."""
     hint: dict[str, Any] = {
         "name": col.name,
         "data_type": col.data_type,
