@@ -12,10 +12,12 @@ tests/reliability/test_kill_points.py.
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import duckdb
 import psycopg2
 import pytest
 from dlt import Pipeline
@@ -28,7 +30,9 @@ from tests.postgres_server import PostgresServer
 from tests.reliability.test_kill_points import mutate_for_incremental
 from tests.warehouses import (
     DATASET,
+    DuckDBWarehouse,
     PostgresWarehouse,
+    Warehouse,
     rows_beside_the_dataset,
     schemas_beside_the_dataset,
 )
@@ -75,6 +79,41 @@ def test_a_run_with_nothing_new_opens_no_sql_client_for_the_staging_dataset(
 
     assert ws.count("_dlt_loads") == loads, "the second run had nothing new to load"
     assert not owed_mark(ws.pipeline()).exists()
+    assert_only_the_dataset(ws)
+
+
+def leave_a_staging_copy(warehouse: Warehouse) -> None:
+    """A staging dataset holding a copy, as a run killed between its load and the drop left."""
+    statements = (
+        f"CREATE SCHEMA {STAGING}",
+        f"CREATE TABLE {STAGING}.categories AS SELECT * FROM {DATASET}.categories",
+    )
+    if isinstance(warehouse, PostgresWarehouse):
+        with contextlib.closing(psycopg2.connect(warehouse.dsn)) as connection, connection:
+            for statement in statements:
+                connection.cursor().execute(statement)
+        return
+    assert isinstance(warehouse, DuckDBWarehouse)
+    with duckdb.connect(str(warehouse.path)) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+def test_a_fresh_working_folder_drops_a_staging_dataset_it_did_not_know_of(
+    ws: Workspace, sim: Simulator
+) -> None:
+    """What a killed run left, seen by a machine without its folder (a stateless worker, a
+    folder dropped after a killed first run): the first run there drops it, even with nothing
+    new to load. The kill sweep over "the run after a killed first run" found this."""
+    ws.load(sim)
+    leave_a_staging_copy(ws.warehouse)
+    assert schemas_beside_the_dataset(ws.warehouse) == {STAGING}
+    loads = ws.count("_dlt_loads")
+    shutil.rmtree(ws.pipelines_dir)
+
+    ws.load(sim)
+
+    assert ws.count("_dlt_loads") == loads, "the run had nothing new to load"
     assert_only_the_dataset(ws)
 
 

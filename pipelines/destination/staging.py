@@ -38,13 +38,18 @@ from sources.opencx.internals import runs_sql
 logger = logging.getLogger(__name__)
 # in the pipeline's working folder, beside its state and load packages
 OWED_MARK = "opencx_staging_drop_owed"
+# pipeline local-state key: this working folder has settled the staging dataset once. A folder
+# without it (a first run on this machine, a stateless worker, a folder dlt wiped and restored
+# from the destination) cannot know what an earlier, killed run left: it owes the drop.
+SETTLED_KEY = "opencx_staging_settled"
 _MARK_TEXT = "The staging dataset may hold a load's copy; the next run of the pipeline drops it.\n"
 
 
 def owe_staging_drop(pipeline: Pipeline) -> bool:
     """Record, before the run loads, that the staging dataset is to be dropped.
 
-    Returns whether an earlier run already owed the drop (it was killed or failed before it).
+    Returns whether an earlier run already owed the drop (it was killed or failed before it), or
+    this working folder never settled it (a kill's leftovers would be unknown to it).
     """
     if not runs_sql(pipeline.destination):
         return False
@@ -52,7 +57,7 @@ def owe_staging_drop(pipeline: Pipeline) -> bool:
     if mark.exists():
         return True
     mark.write_text(_MARK_TEXT, encoding="utf-8")
-    return False
+    return not _settled_here(pipeline)
 
 
 def drop_staging_if_owed(pipeline: Pipeline, owed: bool, notes: list[str] | None = None) -> bool:
@@ -71,8 +76,17 @@ def drop_staging_if_owed(pipeline: Pipeline, owed: bool, notes: list[str] | None
         if pipeline.has_pending_data:
             return False
         dropped = _drop_staging_dataset(pipeline, notes)
+    if not _settled_here(pipeline):
+        pipeline.set_local_state_val(SETTLED_KEY, True)
     owed_mark(pipeline).unlink(missing_ok=True)
     return dropped
+
+
+def _settled_here(pipeline: Pipeline) -> bool:
+    try:
+        return bool(pipeline.get_local_state_val(SETTLED_KEY))
+    except KeyError:
+        return False
 
 
 def _drop_staging_dataset(pipeline: Pipeline, notes: list[str] | None) -> bool:
