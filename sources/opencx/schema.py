@@ -155,6 +155,42 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     ACTIVITY: ACTIVITY_COLUMNS,
 }
 
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    INSIGHTS: "OpenCX insights, one row per insight in its current state (merged on id).",
+    CATEGORIES: "Categories seen on insights, one row per category (latest seen wins).",
+    TEAMS: "Teams seen on insights, one row per team (latest seen wins).",
+    PEOPLE: "People who resolved or archived insights, one row per person_key.",
+    HISTORY: "Every version of each insight's tracked state, as validity intervals (dlt scd2).",
+    ACTIVITY: "Per session-date window and insight, what the API returned for that window.",
+}
+
+# Columns dlt writes, not the rows: described here so they are documented like the others.
+LOAD_ID = "_dlt_load_id"
+LOAD_ID_COLUMN = Column(
+    LOAD_ID,
+    TEXT,
+    "The load that wrote this row (dlt's load id): joins _dlt_loads.load_id, where a completed "
+    "load has status 0; null on rows written before the connector recorded it.",
+)
+VALIDITY_COLUMNS: tuple[Column, ...] = (
+    Column(VALID_FROM, TIMESTAMP, "Start of this version's validity (the load that saw it)."),
+    Column(VALID_TO, TIMESTAMP, "End of validity; null for the current version."),
+)
+UNDOCUMENTED_FIELD_DESCRIPTION = (
+    "A field the API returned that this connector does not document, kept as text (JSON text "
+    "for objects and lists)."
+)
+
+
+def described_columns(table: str) -> tuple[Column, ...]:
+    """Every column the connector documents for `table`: its rows' and those dlt writes.
+
+    The descriptions become the dlt schema's hints, the warehouse's column comments and the
+    data dictionary's rows.
+    """
+    written_by_dlt = (*VALIDITY_COLUMNS, LOAD_ID_COLUMN) if table == HISTORY else (LOAD_ID_COLUMN,)
+    return (*TABLE_COLUMNS[table], *written_by_dlt)
+
 
 @functools.cache
 def arrow_schema(table: str) -> pa.Schema:
@@ -169,6 +205,11 @@ def arrow_schema(table: str) -> pa.Schema:
 def dlt_columns(table: str) -> TTableSchemaColumns:
     """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
     return {col.name: _dlt_column(col) for col in TABLE_COLUMNS[table]}
+
+
+def load_id_hint() -> TTableSchemaColumns:
+    """The `_dlt_load_id` column as the source declares it (see `table_hints`): nullable."""
+    return {LOAD_ID: _dlt_column(LOAD_ID_COLUMN)}
 
 
 def _dlt_column(col: Column) -> TColumnSchema:
