@@ -166,7 +166,7 @@ def _(board, charts, mo, no_activity, show):
 @app.cell
 def _(board, mo):
     mo.ui.table(
-        board.resolution_by_team, selection=None, label="Time to resolve by team (hours)"
+        board.resolution_by_team, selection=None, label="Time to resolve by team (days)"
     ) if board.resolution_by_team else mo.md("")
     return
 

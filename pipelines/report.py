@@ -41,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help=f"read {DEMO_DUCKDB.name}, write {DEMO_OUTPUT.name}"
     )
     parser.add_argument(
-        "--screenshot", type=Path, metavar="PNG", help=f"also save a PNG of it ({CHROMIUM})"
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help=f"also save a PNG of the whole page ({CHROMIUM})",
     )
     return parser
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from sources.opencx import schema
+from sources.opencx import dictionary, schema
 from sources.opencx_simulator import Simulator
 from tests.docs_support import read_doc, section
 from tests.helpers import Workspace, ts
@@ -51,6 +51,12 @@ def test_every_column_is_documented_with_its_description_from_the_schema() -> No
 def test_every_table_is_documented_with_its_description_from_the_schema() -> None:
     for table, description in schema.TABLE_DESCRIPTIONS.items():
         assert description in section(DICTIONARY, f"`{table}`").split("\n\n")[0], table
+
+
+def test_the_views_section_is_written_from_the_view_declarations() -> None:
+    """`python -m sources.opencx.dictionary` rewrites it; an edit by hand fails here."""
+    page = read_doc(DICTIONARY)
+    assert dictionary.rewrite(page) == page
 
 
 def test_state_as_of_query_reconstructs_each_run(ws: Workspace, sim: Simulator) -> None:

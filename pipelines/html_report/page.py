@@ -15,8 +15,9 @@ from pipelines.html_report.dashboard import (
     UNCATEGORISED,
     Dashboard,
     Row,
-    hours_text,
     insight_label,
+    last_complete_days,
+    period_text,
     read_dashboard,
     signed,
 )
@@ -28,7 +29,8 @@ h1 { margin-bottom: 0.2rem; } .as-of { color: #666; margin-top: 0; }
 .headline { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1rem; margin: 1.5rem 0; }
 .number { border: 1px solid #ddd; border-radius: 8px; padding: 0.8rem 1rem; }
 .number .value { font-size: 1.8rem; font-weight: 600; } .number .label, .number .detail
-{ color: #555; font-size: 0.9rem; }
+{ color: #555; font-size: 0.9rem; } .number > div { overflow-wrap: anywhere; }
+.basis { color: #555; margin-top: -0.8rem; }
 figure.chart { margin: 2rem 0; } figure.chart svg { max-width: 100%; height: auto; }
 figcaption { color: #555; margin-bottom: 0.5rem; }
 table { border-collapse: collapse; font-size: 0.9rem; } td, th { padding: 0.2rem 0.6rem;
@@ -52,7 +54,10 @@ def render_html(board: Dashboard, charts: list[Chart] | None = None) -> str:
     parts = [_headline_html(board), *(_chart_html(c) for c in charts[:2])]
     parts += [_top_table(board.top_insights), *(_chart_html(c) for c in charts[2:])]
     parts.append(_resolution_table(board.resolution_by_team))
-    return _page("\n".join(parts), f"data as of {board.as_of} (UTC); written {stamp}")
+    as_of = f"{board.as_of:%a %-d %b %Y}" if board.as_of else "n/a"
+    return _page(
+        "\n".join(parts), f"data as of {as_of} (UTC), the day of the latest load; written {stamp}"
+    )
 
 
 def _page(body: str, subtitle: str) -> str:
@@ -72,7 +77,12 @@ def _headline_html(board: Dashboard) -> str:
         f'<div class="detail">{html.escape(detail)}</div></div>'
         for label, value, detail in board.headline
     )
-    return f'<section class="headline">{cells}</section>'
+    assert board.as_of is not None
+    basis = (
+        f"Each card: the last 7 complete days, {period_text(*last_complete_days(board.as_of))}, "
+        f"against the 7 days before. The as-of day is not complete: it is in no card."
+    )
+    return f'<section class="headline">{cells}</section><p class="basis">{html.escape(basis)}</p>'
 
 
 def _chart_html(chart: Chart) -> str:
@@ -104,8 +114,8 @@ def _resolution_table(rows: list[Row]) -> str:
         return ""
     body = "".join(
         f"<tr><td>{html.escape(row['name'])}</td><td class='n'>{row['resolved']:,}</td>"
-        f"<td class='n'>{hours_text(row['median_hours'])}</td>"
-        f"<td class='n'>{hours_text(row['p90_hours'])}</td></tr>"
+        f"<td class='n'>{row['median_days']:.1f} days</td>"
+        f"<td class='n'>{row['p90_days']:.1f} days</td></tr>"
         for row in rows
     )
     return (

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 # dlt data types; the Arrow types follow from them (`Column.arrow_type`). Plain names keep
 # pyarrow (a quarter of a second) out of a scheduled run that builds no rows.
 TEXT, BIGINT, TIMESTAMP = "text", "bigint", "timestamp"
+# the views' other types (tables never hold them)
+DATE, DOUBLE = "date", "double"
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,9 @@ class Column:
         """The Arrow type the rows are built with (timestamps in UTC, microseconds)."""
         import pyarrow as pa  # noqa: PLC0415 - see TEXT
 
-        if self.data_type == TIMESTAMP:
-            return pa.timestamp("us", tz="UTC")
-        return pa.int64() if self.data_type == BIGINT else pa.string()
+        types = {TIMESTAMP: pa.timestamp("us", tz="UTC"), BIGINT: pa.int64(), DATE: pa.date32(),
+                 DOUBLE: pa.float64()}  # fmt: skip
+        return types.get(self.data_type, pa.string())
 
 
 INSIGHTS = "insights"

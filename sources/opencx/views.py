@@ -2,9 +2,11 @@
 
 The views answer a support lead's Monday questions (what is hit most, is it growing, is the
 backlog shrinking, how fast is it resolved) on the warehouse itself, so a BI tool, the notebook
-and the report all read the same figures. The SQL is one text for DuckDB and PostgreSQL: both
-read `AT TIME ZONE`, `date_trunc('week', ...)`, recursive CTEs, `GROUPING SETS` and
-`percentile_cont(...) WITHIN GROUP`, so nothing is generated per dialect.
+and the report all read the same figures. Each view's SQL is one file in `view_sql/`, one text
+for DuckDB and PostgreSQL (both read `AT TIME ZONE`, `date_trunc('week', ...)`, recursive CTEs,
+`GROUPING SETS` and `percentile_cont(...) WITHIN GROUP`), and the same file is the view's model
+in the dbt package. This module holds what the SQL cannot say: grain, meaning, natural key and
+a description per column, from which the docs, the database comments and dbt's yml are made.
 
 Time rules (documented in docs/data-dictionary.md, tested in tests/test_views.py):
 
@@ -21,9 +23,12 @@ load, empty rather than missing, and the next load that brings the table points 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dlt import Pipeline
@@ -32,12 +37,8 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.destinations.exceptions import DatabaseException
 
 from sources.opencx import schema
-from sources.opencx.internals import (
-    COMPLETED_LOAD_STATUS,
-    LOADS_STATUS_COLUMN,
-    destination_column_type,
-    runs_sql,
-)
+from sources.opencx.internals import LOADS_STATUS_COLUMN, destination_column_type, runs_sql
+from sources.opencx.schema import BIGINT, DATE, DOUBLE, TEXT, Column
 
 LOADS = "_dlt_loads"
 # pipeline local-state key: digest of the views this pipeline created last (see create_views)
@@ -48,42 +49,117 @@ TESTED_DIALECTS = frozenset({"duckdb", "motherduck", "postgres"})
 
 @dataclass(frozen=True)
 class View:
-    """One dashboard view: its name, grain and meaning (as documented) and its SQL.
+    """One dashboard view: its name, grain, meaning, natural key and columns, as documented.
 
-    The SQL names the tables and views it reads as `{name}` placeholders.
+    The SQL is the view's file in `view_sql/`, shared with the dbt package (its models are those
+    files): `{{ source('opencx', '<table>') }}` names a loaded table, `{{ ref('<view>') }}`
+    another view, so there is one text per view and nothing to drift.
     """
 
     name: str
     grain: str
     meaning: str
-    sql: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def sql(self) -> str:
+        """The view's SQL text, with its references unrendered."""
+        return _sql_text(self.name)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """The tables and views the SQL reads, in order of first mention."""
+        return tuple(dict.fromkeys(match.group("name") for match in _REFERENCE.finditer(self.sql)))
 
 
-_AS_OF = f"""
-    SELECT CAST(MAX(loads.inserted_at) AT TIME ZONE 'UTC' AS DATE) AS as_of_day
-    FROM {{{LOADS}}} loads WHERE loads.{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS}
-"""  # noqa: S608 - constants only, no user input
+SQL_FOLDER = Path(__file__).with_name("view_sql")
+# dbt's two reference forms, the only Jinja the SQL files use
+_REFERENCE = re.compile(
+    r"\{\{\s*(?:source\(\s*'opencx'\s*,\s*|ref\(\s*)'(?P<name>\w+)'\s*\)\s*\}\}"
+)
+
+
+@functools.cache
+def _sql_text(name: str) -> str:
+    return (SQL_FOLDER / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _col(name: str, data_type: str, description: str, *, required: bool = False) -> Column:
+    return Column(name, data_type, description, required=required)
+
+
+def _from(table: str, name: str, description: str | None = None) -> Column:
+    """A view column that passes a table column through: the table's description by default."""
+    column = next(c for c in schema.TABLE_COLUMNS[table] if c.name == name)
+    return _col(
+        name, column.data_type, description or column.description, required=not column.nullable
+    )
+
+
+def _insight_columns(*names: str) -> tuple[Column, ...]:
+    return tuple(_from(schema.INSIGHTS, name) for name in names)
+
+
+_NAMED_BY = "Name of {}, null when {}."
+_INSIGHT_ID = _col("insight_id", TEXT, "FK to insights.id.", required=True)
+_ENRICHED_NAMES = {
+    "category_name": _col("category_name", TEXT, _NAMED_BY.format("the category", "none")),
+    "team_name": _col("team_name", TEXT, _NAMED_BY.format("the team", "none")),
+}
+
+AS_OF_DAY = View(
+    "as_of_day",
+    "one row",
+    "The as-of day: the UTC day of the latest completed load (`_dlt_loads`, status 0). The views "
+    "count complete days before it, so figures move when a load lands, not when a dashboard "
+    "is opened.",
+    (),
+    (_col("as_of_day", DATE, "UTC day of the latest completed load; null before the first."),),
+)
 
 INSIGHTS_ENRICHED = View(
     "insights_enriched",
     "one row per insight not deleted",
     "Every insight still in OpenCX with its category, team and people named, for filtering "
     "and listing.",
-    """
-SELECT i.id, i.insight_number, i.content, i.sentiment, i.status, i.occurrence_count,
-       i.category_id, c.name AS category_name, i.team_id, t.name AS team_name,
-       i.resolved_by_key, r.name AS resolved_by_name, i.resolved_at,
-       i.archived_by_key, a.name AS archived_by_name, i.archived_at, i.archive_reason,
-       i.deep_research_completed_at, i.first_seen_at, i.last_seen_at, i.created_at,
-       i.updated_at
-FROM {insights} i
-LEFT JOIN {categories} c ON c.id = i.category_id
-LEFT JOIN {teams} t ON t.id = i.team_id
-LEFT JOIN {people} r ON r.person_key = i.resolved_by_key
-LEFT JOIN {people} a ON a.person_key = i.archived_by_key
-WHERE i.deleted_at IS NULL
-ORDER BY i.insight_number
-""",
+    ("id",),
+    (
+        *_insight_columns(
+            "id",
+            "insight_number",
+            "content",
+            "sentiment",
+            "status",
+            "occurrence_count",
+            "category_id",
+        ),
+        _ENRICHED_NAMES["category_name"],
+        _from(schema.INSIGHTS, "team_id"),
+        _ENRICHED_NAMES["team_name"],
+        _from(schema.INSIGHTS, "resolved_by_key"),
+        _col("resolved_by_name", TEXT, _NAMED_BY.format("who resolved it", "not resolved")),
+        _from(schema.INSIGHTS, "resolved_at"),
+        _from(schema.INSIGHTS, "archived_by_key"),
+        _col("archived_by_name", TEXT, _NAMED_BY.format("who archived it", "not archived")),
+        *_insight_columns(
+            "archived_at",
+            "archive_reason",
+            "deep_research_completed_at",
+            "first_seen_at",
+            "last_seen_at",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+)
+
+_DIMENSIONS = (
+    _from(schema.INSIGHTS, "category_id"),
+    _ENRICHED_NAMES["category_name"],
+    _from(schema.INSIGHTS, "team_id"),
+    _ENRICHED_NAMES["team_name"],
+    _from(schema.INSIGHTS, "sentiment"),
 )
 
 DAILY_INSIGHT_SESSIONS = View(
@@ -91,107 +167,75 @@ DAILY_INSIGHT_SESSIONS = View(
     "one row per (day, insight) with sessions that day",
     "Sessions per UTC day and insight, summed over insight_activity windows starting that day "
     "whose counts are window-scoped (count_scope = 'window'); insights not deleted.",
-    """
-SELECT CAST(a.window_start AT TIME ZONE 'UTC' AS DATE) AS day, a.insight_id,
-       CAST(SUM(a.occurrence_count) AS BIGINT) AS sessions,
-       e.category_id, e.category_name, e.team_id, e.team_name, e.sentiment
-FROM {insight_activity} a
-JOIN {insights_enriched} e ON e.id = a.insight_id
-WHERE a.count_scope = 'window'
-GROUP BY CAST(a.window_start AT TIME ZONE 'UTC' AS DATE), a.insight_id,
-         e.category_id, e.category_name, e.team_id, e.team_name, e.sentiment
-ORDER BY day, sessions DESC, a.insight_id
-""",
+    ("day", "insight_id"),
+    (
+        _col("day", DATE, "UTC day the sessions fall on.", required=True),
+        _INSIGHT_ID,
+        _col("sessions", BIGINT, "Sessions of the insight that day."),
+        *_DIMENSIONS,
+    ),
+)
+
+_RANKING = (
+    _col("rank", BIGINT, "Rank by sessions in the period, 1 first; ties share a rank."),
+    _INSIGHT_ID,
+    _from(schema.INSIGHTS, "insight_number"),
+    _from(schema.INSIGHTS, "content"),
+    _ENRICHED_NAMES["category_name"],
+    _ENRICHED_NAMES["team_name"],
+    _from(schema.INSIGHTS, "sentiment"),
+    _from(schema.INSIGHTS, "status"),
+    _col("sessions", BIGINT, "Sessions in the period."),
+    _col("share_of_sessions", DOUBLE, "Share of all sessions in the period (0 to 1)."),
+    _col("previous_sessions", BIGINT, "Sessions in the same number of days before the period."),
+    _col("change", BIGINT, "sessions minus previous_sessions."),
+    _col("change_ratio", DOUBLE, "change / previous_sessions; null when previous_sessions is 0."),
+    _col("first_day", DATE, "First UTC day of the period."),
+    _col("last_day", DATE, "Last UTC day of the period: the day before the as-of day."),
+)
+
+TOP_INSIGHTS = View(
+    "top_insights",
+    "one row per (period, insight) with sessions in the period",
+    "Insights ranked by sessions in the last 7 and the last 30 complete days, with their share "
+    "of all sessions and the change against the same number of days before.",
+    ("period_days", "insight_id"),
+    (
+        _col("period_days", BIGINT, "Length of the period in days: 7 or 30.", required=True),
+        *_RANKING,
+    ),
 )
 
 
 def _top_insights(days: int) -> View:
-    """Ranking over the `days` complete days before the as-of day, against the `days` before."""
     return View(
         f"top_insights_{days}d",
         "one row per insight with sessions in the period",
         f"Insights ranked by sessions in the last {days} complete days (ties share a rank), "
         f"with their share of all sessions and the change against the {days} days before.",
-        f"""
-WITH periods AS (
-    SELECT as_of_day - {days} AS first_day, as_of_day - 1 AS last_day,
-           as_of_day - {2 * days} AS previous_first_day, as_of_day - {days + 1} AS previous_last_day
-    FROM ({_AS_OF}) anchor
-),
-current_period AS (
-    SELECT s.insight_id, SUM(s.sessions) AS sessions
-    FROM {{daily_insight_sessions}} s JOIN periods p ON s.day BETWEEN p.first_day AND p.last_day
-    GROUP BY s.insight_id
-),
-previous_period AS (
-    SELECT s.insight_id, SUM(s.sessions) AS sessions
-    FROM {{daily_insight_sessions}} s
-    JOIN periods p ON s.day BETWEEN p.previous_first_day AND p.previous_last_day
-    GROUP BY s.insight_id
-),
-total AS (SELECT SUM(sessions) AS sessions FROM current_period)
-SELECT CAST(RANK() OVER (ORDER BY c.sessions DESC) AS BIGINT) AS rank,
-       c.insight_id, e.insight_number, e.content, e.category_name, e.team_name, e.sentiment,
-       e.status, CAST(c.sessions AS BIGINT) AS sessions,
-       CAST(c.sessions AS FLOAT8) / CAST(total.sessions AS FLOAT8) AS share_of_sessions,
-       CAST(COALESCE(pp.sessions, 0) AS BIGINT) AS previous_sessions,
-       CAST(c.sessions - COALESCE(pp.sessions, 0) AS BIGINT) AS change,
-       CASE WHEN pp.sessions > 0
-            THEN CAST(c.sessions - pp.sessions AS FLOAT8) / CAST(pp.sessions AS FLOAT8)
-       END AS change_ratio,
-       p.first_day, p.last_day
-FROM current_period c
-CROSS JOIN total
-CROSS JOIN periods p
-JOIN {{insights_enriched}} e ON e.id = c.insight_id
-LEFT JOIN previous_period pp ON pp.insight_id = c.insight_id
-ORDER BY rank, e.insight_number
-""",  # noqa: S608 - constants only, no user input
+        ("insight_id",),
+        _RANKING,
     )
 
 
 TOP_INSIGHTS_7D = _top_insights(7)
 TOP_INSIGHTS_30D = _top_insights(30)
 
+_WEEKLY_COUNT = "Insights whose {} falls in the week."
 WEEKLY_INSIGHT_FLOW = View(
     "weekly_insight_flow",
     "one row per week, from the first insight's week to the as-of week",
     "Insights created, resolved, archived and deleted in each Monday-to-Sunday UTC week, by "
-    "their current timestamps (deleted insights count too); weeks without any are zeros.",
-    f"""
-WITH RECURSIVE bounds AS (
-    SELECT CAST(date_trunc('week', MIN(i.created_at) AT TIME ZONE 'UTC') AS DATE) AS first_week,
-           CAST(date_trunc('week', CAST(MAX(anchor.as_of_day) AS TIMESTAMP)) AS DATE)
-               AS last_week
-    FROM {{insights}} i CROSS JOIN ({_AS_OF}) anchor
-),
-weeks(week_start) AS (
-    SELECT first_week FROM bounds WHERE first_week <= last_week
-    UNION ALL
-    SELECT CAST(w.week_start + 7 AS DATE) FROM weeks w CROSS JOIN bounds b
-    WHERE w.week_start < b.last_week
-),
-events AS (
-    SELECT 'created' AS kind, i.created_at AS happened_at FROM {{insights}} i
-    UNION ALL SELECT 'resolved', i.resolved_at FROM {{insights}} i
-    UNION ALL SELECT 'archived', i.archived_at FROM {{insights}} i
-    UNION ALL SELECT 'deleted', i.deleted_at FROM {{insights}} i
-),
-weekly AS (
-    SELECT CAST(date_trunc('week', happened_at AT TIME ZONE 'UTC') AS DATE) AS week_start,
-           kind, COUNT(*) AS n
-    FROM events WHERE happened_at IS NOT NULL
-    GROUP BY CAST(date_trunc('week', happened_at AT TIME ZONE 'UTC') AS DATE), kind
-)
-SELECT w.week_start,
-       CAST(COALESCE(SUM(CASE WHEN e.kind = 'created' THEN e.n END), 0) AS BIGINT) AS created,
-       CAST(COALESCE(SUM(CASE WHEN e.kind = 'resolved' THEN e.n END), 0) AS BIGINT) AS resolved,
-       CAST(COALESCE(SUM(CASE WHEN e.kind = 'archived' THEN e.n END), 0) AS BIGINT) AS archived,
-       CAST(COALESCE(SUM(CASE WHEN e.kind = 'deleted' THEN e.n END), 0) AS BIGINT) AS deleted
-FROM weeks w LEFT JOIN weekly e ON e.week_start = w.week_start
-GROUP BY w.week_start
-ORDER BY w.week_start
-""",  # noqa: S608 - constants only, no user input
+    "their current timestamps (deleted insights count too); weeks without any are zeros; the "
+    "last week is the running one, counted up to the as-of day.",
+    ("week_start",),
+    (
+        _col("week_start", DATE, "Monday (UTC) the week starts on.", required=True),
+        _col("created", BIGINT, _WEEKLY_COUNT.format("created_at")),
+        _col("resolved", BIGINT, _WEEKLY_COUNT.format("resolved_at")),
+        _col("archived", BIGINT, _WEEKLY_COUNT.format("archived_at")),
+        _col("deleted", BIGINT, _WEEKLY_COUNT.format("deleted_at")),
+    ),
 )
 
 DAILY_OPEN_BACKLOG = View(
@@ -200,88 +244,56 @@ DAILY_OPEN_BACKLOG = View(
     "Insights open at the end of each UTC day: created by then and not resolved, archived or "
     "deleted by then, as far as insight_history knows (a resolved insight reopened later counts "
     "as closed until the load that saw it reopen).",
-    f"""
-WITH RECURSIVE bounds AS (
-    SELECT CAST(MIN(i.created_at) AT TIME ZONE 'UTC' AS DATE) AS first_day,
-           MAX(anchor.as_of_day) AS last_day
-    FROM {{insights}} i CROSS JOIN ({_AS_OF}) anchor
-),
-days(day) AS (
-    SELECT first_day FROM bounds WHERE first_day <= last_day
-    UNION ALL
-    SELECT CAST(d.day + 1 AS DATE) FROM days d CROSS JOIN bounds b WHERE d.day < b.last_day
-),
-day_ends AS (
-    SELECT day, CAST(day + 1 AS TIMESTAMP) AT TIME ZONE 'UTC' AS day_end FROM days
-),
-closures AS (
-    SELECT h.insight_id, LEAST(h.resolved_at, h.archived_at, h.deleted_at) AS closed_from,
-           h.valid_to AS closed_until
-    FROM {{insight_history}} h
-    WHERE COALESCE(h.resolved_at, h.archived_at, h.deleted_at) IS NOT NULL
-    UNION ALL
-    SELECT i.id, LEAST(i.resolved_at, i.archived_at, i.deleted_at), NULL
-    FROM {{insights}} i
-    WHERE COALESCE(i.resolved_at, i.archived_at, i.deleted_at) IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM {{insight_history}} h WHERE h.insight_id = i.id)
-),
-created AS (
-    SELECT d.day, COUNT(i.id) AS n
-    FROM day_ends d LEFT JOIN {{insights}} i ON i.created_at < d.day_end
-    GROUP BY d.day
-),
-closed AS (
-    SELECT d.day, COUNT(DISTINCT c.insight_id) AS n
-    FROM day_ends d
-    JOIN closures c ON c.closed_from < d.day_end
-                   AND (c.closed_until IS NULL OR c.closed_until > d.day_end)
-    JOIN {{insights}} i ON i.id = c.insight_id AND i.created_at < d.day_end
-    GROUP BY d.day
-)
-SELECT c.day, CAST(c.n - COALESCE(x.n, 0) AS BIGINT) AS open_insights
-FROM created c LEFT JOIN closed x ON x.day = c.day
-ORDER BY c.day
-""",  # noqa: S608 - constants only, no user input
+    ("day",),
+    (
+        _col("day", DATE, "UTC day.", required=True),
+        _col("open_insights", BIGINT, "Insights open at the end of the day."),
+    ),
 )
 
+_HOURS = "{} of the hours from created_at to resolved_at (interpolated)."
 RESOLUTION_TIMES = View(
     "resolution_times",
     "one row per (category, team), per category, per team, and one in total (`grouped_by`)",
     "Resolved insights (not deleted) and the median and 90th percentile of hours from "
     "created_at to resolved_at (interpolated), by category and team, by each alone and overall.",
-    """
-WITH resolved AS (
-    SELECT category_id, team_id,
-           CAST((EXTRACT(EPOCH FROM resolved_at) - EXTRACT(EPOCH FROM created_at)) / 3600.0
-                AS FLOAT8) AS hours
-    FROM {insights_enriched}
-    WHERE resolved_at IS NOT NULL AND created_at IS NOT NULL
-),
-grouped AS (
-    SELECT CASE GROUPING(category_id) * 2 + GROUPING(team_id)
-               WHEN 0 THEN 'category and team' WHEN 1 THEN 'category' WHEN 2 THEN 'team'
-               ELSE 'total' END AS grouped_by,
-           category_id, team_id, COUNT(*) AS resolved,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_hours,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_hours
-    FROM resolved
-    GROUP BY GROUPING SETS ((category_id, team_id), (category_id), (team_id), ())
-    HAVING COUNT(*) > 0
-)
-SELECT g.grouped_by, g.category_id, c.name AS category_name, g.team_id, t.name AS team_name,
-       g.resolved, CAST(g.median_hours AS FLOAT8) AS median_hours,
-       CAST(g.p90_hours AS FLOAT8) AS p90_hours
-FROM grouped g
-LEFT JOIN {categories} c ON c.id = g.category_id
-LEFT JOIN {teams} t ON t.id = g.team_id
-ORDER BY g.grouped_by, g.resolved DESC, category_name, team_name
-""",
+    ("grouped_by", "category_key", "team_key"),
+    (
+        _col(
+            "grouped_by",
+            TEXT,
+            "What the row groups by: 'category and team', 'category', 'team' or 'total'.",
+            required=True,
+        ),
+        _col(
+            "category_key",
+            TEXT,
+            "category_id; '(none)' for insights without a category, '(all)' on rows not "
+            "grouped by category.",
+            required=True,
+        ),
+        _col(
+            "team_key",
+            TEXT,
+            "team_id; '(none)' for insights without a team, '(all)' on rows not grouped by team.",
+            required=True,
+        ),
+        _col("category_id", TEXT, "FK to categories.id; null without a category or grouping."),
+        _col("category_name", TEXT, _NAMED_BY.format("the category", "category_id is")),
+        _col("team_id", TEXT, "FK to teams.id; null without a team or grouping."),
+        _col("team_name", TEXT, _NAMED_BY.format("the team", "team_id is")),
+        _col("resolved", BIGINT, "Resolved insights in the group."),
+        _col("median_hours", DOUBLE, _HOURS.format("Median")),
+        _col("p90_hours", DOUBLE, _HOURS.format("90th percentile")),
+    ),
 )
 
 # in creation order: a view comes after the views it reads
 VIEWS: tuple[View, ...] = (
+    AS_OF_DAY,
     INSIGHTS_ENRICHED,
     DAILY_INSIGHT_SESSIONS,
+    TOP_INSIGHTS,
     TOP_INSIGHTS_7D,
     TOP_INSIGHTS_30D,
     WEEKLY_INSIGHT_FLOW,
@@ -375,8 +387,8 @@ def _create(pipeline: Pipeline) -> list[str]:
 
 
 def render(view: View, names: Mapping[str, str]) -> str:
-    """The view's SELECT with its placeholders replaced by the given relation names."""
-    return view.sql.format_map(dict(names)).strip()
+    """The view's SELECT with each reference replaced by the given relation name."""
+    return _REFERENCE.sub(lambda match: names[match.group("name")], view.sql).strip()
 
 
 def _existing_tables(client: Any, dataset: str) -> set[str]:
