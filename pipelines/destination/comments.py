@@ -132,10 +132,12 @@ def _dlt_tables() -> dict[str, TTableSchema]:
 
 @functools.cache
 def _documented_columns() -> dict[str, dict[str, str]]:
-    """Each documented relation's column descriptions (views' once they declare columns)."""
+    """Each documented table's and view's column descriptions."""
+    described = {table: schema.described_columns(table) for table in schema.TABLE_COLUMNS}
+    described.update({view.name: view.columns for view in VIEWS})
     return {
-        table: {column.name: column.description for column in schema.described_columns(table)}
-        for table in schema.TABLE_COLUMNS
+        relation: {column.name: column.description for column in columns}
+        for relation, columns in described.items()
     }
 
 
@@ -161,7 +163,7 @@ def _descriptions_digest() -> str:
         repr(sorted(schema.TABLE_DESCRIPTIONS.items())),
         repr(sorted(_documented_columns().items())),
         schema.UNDOCUMENTED_FIELD_DESCRIPTION,
-        *(f"{view.name}\0{view.meaning}" for view in VIEWS),
+        *(f"{view.name}\0{view.meaning}" for view in VIEWS),  # columns: _documented_columns
     ]
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
 
