@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print what a run would request and where it would load; no request, no load, "
         "no state change",
     )
+    mode.add_argument(
+        "--check-freshness",
+        metavar="BOUND",
+        help="for monitoring: no request, no load; print one line and exit 0 (OK) when the "
+        "pipeline's newest successful run is at most BOUND old (90s, 15m, 2h, 1d), 2 "
+        "(CRITICAL) when older or never loaded, 3 (UNKNOWN) when it cannot tell; reads where "
+        "the pipeline loads (--destination, --dataset, --duckdb-path, --orgs), needs no key",
+    )
     mode.add_argument("--since", help="backfill insights last seen at or after this ISO 8601 time")
     mode.add_argument("--until", help="backfill insights last seen before this ISO 8601 time")
     mode.add_argument(
@@ -177,6 +185,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
     return RunRequest(
         demo=args.demo,
         dry_run=args.dry_run,
+        check_freshness=args.check_freshness,
         destination=args.destination or DEFAULT_DESTINATION,
         dataset=args.dataset or None,
         duckdb_path=_path(args.duckdb_path),

@@ -17,8 +17,14 @@ def launch(request: RunRequest, *, lean: bool = False) -> int:
     """Run `request`; its exit status.
 
     `lean` (the command, not a library caller): keep pandas and numpy out of the run when the
-    destination never uses them (see pipelines/command/lean_imports.py).
+    destination never uses them (see pipelines/command/lean_imports.py). `--check-freshness`
+    runs none of it: it loads nothing, answers in its own one line and Nagios status, and
+    judges whatever versions are installed (it reads only dlt's documented loads table).
     """
+    if request.check_freshness is not None:
+        from pipelines.command.freshness import check_freshness  # noqa: PLC0415
+
+        return check_freshness(request)
     refused = refuse_untested_versions()
     if refused is not None:
         return refused

@@ -62,11 +62,13 @@ class RunRequest:
 
     `dataset` None is the source's default dataset (`opencx`); `duckdb_path` None leaves the
     DuckDB file to `destination.duckdb.credentials` or the project's default; `orgs` None
-    leaves the organisations to `sources.opencx.orgs`.
+    leaves the organisations to `sources.opencx.orgs`. `check_freshness` is the bound of
+    `--check-freshness` as given (`2h`): the command then checks and loads nothing.
     """
 
     demo: bool = False
     dry_run: bool = False
+    check_freshness: str | None = None
     destination: str = DEFAULT_DESTINATION
     dataset: str | None = None
     duckdb_path: Path | None = None

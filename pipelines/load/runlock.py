@@ -45,3 +45,28 @@ def run_lock(pipelines_dir: Path, pipeline_name: str) -> Iterator[Path]:
         yield path
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def unless_running(pipelines_dir: Path, pipeline_name: str) -> Iterator[bool]:
+    """Hold the pipeline's lock for the block if no run holds it (True); False at once if one does.
+
+    For a reader that must not open the pipeline's DuckDB file while a run has it (the
+    freshness check): a run that starts meanwhile stops at the lock, having done nothing.
+    Creates no folder: without the pipelines dir no run of this machine can be going, and
+    the block runs without the lock (True).
+    """
+    path = lock_path(pipelines_dir, pipeline_name)
+    if not path.parent.is_dir():
+        yield True
+        return
+    lock = FileLock(str(path), timeout=0, fallback_to_soft=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()

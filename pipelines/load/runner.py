@@ -25,6 +25,7 @@ from pipelines.destination.state_table import (
 )
 from pipelines.load import first_load, first_run_cleanup
 from pipelines.load.demo import DemoData, demo_simulator
+from pipelines.load.last_success import record_success
 from pipelines.load.owed_repair import owe_repair, repair_if_owed
 from pipelines.load.run_defaults import (
     batches_built_as_they_arrive,
@@ -59,7 +60,9 @@ def load(
     destination (whose DuckDB file the first run holds), the state or the API. A run that fails
     before a load completed removes the pipeline folder and DuckDB file it created
     (`first_run_cleanup`); a folder a killed run left half deleted is dropped first
-    (`working_folder`). `record` keeps what the load did, for the JSON report.
+    (`working_folder`). `record` keeps what the load did, for the JSON report; a run that
+    ends here successfully, with or without anything new, is recorded for the freshness
+    check (`last_success`).
     """
     started = time.monotonic()
     name = target.pipeline_name
@@ -97,6 +100,7 @@ def load(
         elapsed = time.monotonic() - started
         print_summary(pipeline, stats, cursor_before, elapsed, location=location,
                       dataset=target.dataset, org=target.org)  # fmt: skip
+        record_success(pipelines_root / name, target)  # last: `--check-freshness` reads it
     return finished_status(stats, target.org)
 
 
