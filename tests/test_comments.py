@@ -119,7 +119,7 @@ def test_a_dataset_no_run_has_described_gets_its_comments_on_a_run_with_nothing_
     ws: Workspace, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as earlier_release:
-        earlier_release.setattr(runner, "comment_dataset", lambda *_a, **_k: False)
+        earlier_release.setattr(runner, "comment_dataset", lambda *_a, **_k: "")
         ws.load(sim)
     assert not any(relation_comments(ws).values())
 

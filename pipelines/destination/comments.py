@@ -6,19 +6,20 @@ definition the dlt hints and the data dictionary use: `sources.opencx.schema` fo
 (and for fields the API added later), `sources.opencx.views` for the views, and dlt's own schema
 for its tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`).
 
-Comments change only with the dataset's shape, so they are set when it may have changed: the
-dlt schema, the descriptions or the location differ from what this pipeline commented last
-(kept in its local state, never sent to the destination), or the views were just replaced
-(DuckDB's `CREATE OR REPLACE VIEW` drops a view's comments). A scheduled run with nothing new
-changes none of these and does not open the destination for them. All comments of a run are
-set in one transaction, sent as few statements as dlt's SQL client can batch.
+Comments change only with the dataset's shape, so all of them are set when it may have changed:
+the dlt schema, the descriptions or the location differ from what this pipeline commented last
+(kept in its local state, never sent to the destination). DuckDB's `CREATE OR REPLACE VIEW`
+drops a view's comments, so there the views' are set again whenever the views were replaced
+(after every run that loaded). A scheduled run with nothing new does neither and does not open
+the destination for them. A run's comments are set in one transaction, in as few round trips
+as dlt's SQL client can batch them.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from dlt import Pipeline
@@ -35,33 +36,45 @@ COMMENTS_STATE_KEY = "opencx_comments"
 COMMENTED_DESTINATIONS = frozenset(
     {"dlt.destinations.duckdb", "dlt.destinations.motherduck", "dlt.destinations.postgres"}
 )
+# DuckDB's `CREATE OR REPLACE VIEW` drops the view's comments; PostgreSQL's keeps them
+VIEW_COMMENTS_DROPPED_ON_REPLACE = frozenset(
+    {"dlt.destinations.duckdb", "dlt.destinations.motherduck"}
+)
 _VIEWS = {view.name: view for view in VIEWS}
 
 
-def comment_dataset(pipeline: Pipeline, *, views_replaced: bool, where: str = "") -> bool:
-    """Set the comments of every table, view and column in the dataset if they may be stale.
+def comment_dataset(pipeline: Pipeline, *, views_replaced: bool, where: str = "") -> str:
+    """Set the comments that may be stale; returns which: "all", "views" or "" (none).
 
-    `views_replaced`: the run has just (re)created the views. `where` names the database (the
-    DuckDB file) for the record of what was commented. Returns whether comments were set.
+    All of them when the dlt schema, the descriptions or the location changed since this
+    pipeline last set them (the dataset's relations and columns listed by the database);
+    otherwise, after `views_replaced` on a destination that drops a replaced view's comments,
+    the views' (their declared columns). `where` names the database (the DuckDB file).
     """
     destination = pipeline.destination
     if destination is None or destination.destination_type not in COMMENTED_DESTINATIONS:
-        return False
+        return ""
     if pipeline.default_schema_name is None:  # nothing was ever loaded
-        return False
+        return ""
     digest = _digest(pipeline, where)
-    recorded = _recorded_digest(pipeline)
-    if recorded == digest and not views_replaced:
-        return False
-    dlt_schema = pipeline.default_schema
-    with pipeline.sql_client() as client:
-        columns = _columns_by_relation(client, pipeline.dataset_name)
-        statements = list(_comment_statements(client, dlt_schema, columns))
-        with client.begin_transaction():
-            client.execute_many(statements)
-    if recorded != digest:
+    if _recorded_digest(pipeline) != digest:
+        with pipeline.sql_client() as client:
+            columns = _columns_by_relation(client, pipeline.dataset_name)
+            _execute(client, _comment_statements(client, pipeline.default_schema, columns))
         pipeline.set_local_state_val(COMMENTS_STATE_KEY, digest)
-    return True
+        return "all"
+    if views_replaced and destination.destination_type in VIEW_COMMENTS_DROPPED_ON_REPLACE:
+        declared = {view.name: [column.name for column in view.columns] for view in VIEWS}
+        with pipeline.sql_client() as client:
+            _execute(client, _comment_statements(client, pipeline.default_schema, declared))
+        return "views"
+    return ""
+
+
+def _execute(client: Any, statements: Iterable[str]) -> None:
+    """All `statements` in one transaction, in as few round trips as dlt's client can."""
+    with client.begin_transaction():
+        client.execute_many(list(statements))
 
 
 def relation_comment(name: str) -> tuple[str, str] | None:
