@@ -3,8 +3,8 @@ r"""Table, view and column comments on DuckDB and PostgreSQL, from the documente
 A BI tool, dbt's docs, `\d+` in psql and DuckDB's `duckdb_columns()` show a relation's and a
 column's comment, so the meaning of every column travels with the data. The text is the one
 definition the dlt hints and the data dictionary use: `sources.opencx.schema` for the tables
-(and for fields the API added later), `sources.opencx.views` for the views, and dlt's own schema
-for its tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`).
+(and for fields the API added later), `sources.opencx.views` for the views, and dlt's own
+definitions for its tables (`_dlt_loads`, `_dlt_version`, `_dlt_pipeline_state`).
 
 Comments change only with the dataset's shape, so all of them are set when it may have changed:
 the dlt schema, the descriptions or the location differ from what this pipeline commented last

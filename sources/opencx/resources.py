@@ -115,9 +115,17 @@ def shape_batch_once(state: dict[str, Any], shape: int) -> Iterator[list[dict[st
     reading a table that is missing fails, while an empty one just shows nothing. The shape
     commits with the load, so a failed first load sends the batch again.
     """
-    if state.get(SHAPE_STATE_KEY) != shape:
+    if _shaped(state) < shape:
         state[SHAPE_STATE_KEY] = shape
         yield []
+
+
+def _shaped(state: dict[str, Any]) -> int:
+    """The shape this pipeline's loads gave the tables (0: none yet).
+
+    A run with a lower shape (`_dlt_load_id` switched off) leaves the tables as they are.
+    """
+    return int(state.get(SHAPE_STATE_KEY) or 0)
 
 
 def empty_table(table_name: str) -> pa.Table:
@@ -322,7 +330,7 @@ def insight_activity(
     (`since`/`until`) leaves it alone.
     """
     state = dlt.current.resource_state()
-    if state.get(SHAPE_STATE_KEY) != shape:  # shaped by the first load: see shape_batch_once
+    if _shaped(state) < shape:  # shaped by the first load: see shape_batch_once
         state[SHAPE_STATE_KEY] = shape
         yield empty_table(schema.ACTIVITY)
     if not enabled:

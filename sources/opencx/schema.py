@@ -187,8 +187,8 @@ UNDOCUMENTED_FIELD_DESCRIPTION = (
 def described_columns(table: str) -> tuple[Column, ...]:
     """Every column the connector documents for `table`: its rows' and those dlt writes.
 
-    The descriptions become the dlt schema's hints, the warehouse's column comments and the
-    data dictionary's rows.
+    The descriptions become the warehouse's column comments, the data dictionary's rows and
+    the dlt schema's hints (but for the validity columns, whose hints dlt's scd2 sets whole).
     """
     written_by_dlt = (*VALIDITY_COLUMNS, LOAD_ID_COLUMN) if table == HISTORY else (LOAD_ID_COLUMN,)
     return (*TABLE_COLUMNS[table], *written_by_dlt)
