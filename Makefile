@@ -7,7 +7,7 @@
 #                  EXTRAS adds extras from their locks: make install EXTRAS="postgres report"
 # One lock per purpose, resolved together by `make lock` (the same version of a package in
 # every lock): requirements.lock (the command), requirements-<extra>.lock (the command plus
-# that extra), requirements-dev.lock, requirements-airflow.lock. Each install also installs the
+# that extra), requirements-dev.lock, requirements-airflow.lock, requirements-dbt.lock. Each install also installs the
 # project itself against its lock and runs `pip check`, so pyproject.toml's ranges are checked.
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,8 +18,12 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 UV_VERSION := 0.13.9
 # pyproject's optional dependencies that a user installs (each has requirements-<extra>.lock)
 USER_EXTRAS := pandas postgres delta report notebook
+# packages dbt pins below the dev lock's versions (python-dateutil<3, pathspec<0.13): the dbt
+# lock is resolved against the dev lock without them, every other package as in the dev lock
+DBT_OWN_PINS := pathspec python-dateutil
 
-.PHONY: install demo run test lint typecheck pytest pytest-year-ahead bench lock clean airflow-check
+.PHONY: install demo run test lint typecheck pytest pytest-year-ahead bench lock clean airflow-check \
+	dbt-check
 
 unknown_extras := $(filter-out $(USER_EXTRAS),$(EXTRAS))
 ifneq ($(unknown_extras),)
@@ -79,14 +83,22 @@ lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 --output-file requirements-dev.lock
 	$(BIN)/uv pip compile --quiet pyproject.toml -c requirements-dev.lock --python-version 3.11 --output-file requirements.lock
 	$(foreach extra,$(USER_EXTRAS) airflow,$(BIN)/uv pip compile --quiet pyproject.toml --extra $(extra) -c requirements-dev.lock --python-version 3.11 --output-file requirements-$(extra).lock &&) true
+	grep -vE '^($(subst $(eval) ,|,$(DBT_OWN_PINS)))==' requirements-dev.lock > $(VENV)/dbt-constraints.txt
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dbt -c $(VENV)/dbt-constraints.txt --python-version 3.11 --output-file requirements-dbt.lock
 
 $(BIN)/uv: | $(BIN)/python
 	$(PIP) install --quiet uv==$(UV_VERSION)
 
 clean:
-	rm -rf $(VENV) .venv-compat .venv-airflow .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-compat .venv-airflow .venv-dbt dbt/opencx_insights/target \
+		dbt/opencx_insights/logs .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
 # The Airflow DAGs in their own environment (`make test` runs it too when CI is set, through
 # tests/test_airflow_dag.py; `.ci/run` sets CI).
 airflow-check:
 	bash scripts/airflow_check.sh
+
+# The dbt package (dbt/opencx_insights) built and tested on DuckDB and PostgreSQL in its own
+# environment (`make test` runs it too when CI is set, through tests/test_dbt_package.py).
+dbt-check:
+	bash scripts/dbt_check.sh

@@ -131,11 +131,15 @@ class OpenCXLoad:
         return source
 
     def check_finished(self, _context: Any, _result: Any = None) -> None:
-        """Fail the task, after its load committed, if the reconciliation marked nothing.
+        """Drop dlt's staging dataset, then fail the task if the reconciliation marked nothing.
 
         Airflow's `post_execute` hook of the task: it runs after dlt's task function returned
-        (the load committed) and an exception here fails the task.
+        (the load committed) and an exception here fails the task. The staging dataset goes as
+        after a command's run (pipelines/destination/staging.py): readers see only the dataset.
         """
+        from pipelines.destination.staging import drop_staging_if_owed  # noqa: PLC0415
+
+        drop_staging_if_owed(self.pipeline, owed=True)
         withheld = getattr(self.stats, "deletions_withheld", None)
         if withheld:
             raise RuntimeError(f"loaded, but deletions were withheld: {' '.join(withheld.split())}")

@@ -7,9 +7,9 @@ backfills, then runs the DAGs with `airflow dags test` against the bundled simul
 the DuckDB file they load:
 
 1. an hourly run triggered with `since`/`until` loads exactly the insights last seen in that
-   range and stores no cursor; into the empty tables it appends (no staging copies);
+   range and stores no cursor;
 2. a plain hourly run loads everything (merging onto the backfill's rows, one open history
-   version per insight) and stores the cursor;
+   version per insight) and stores the cursor; after either, no staging dataset is left;
 3. after an insight is deleted and an old one resolved in the API, the reconciliation DAG marks
    the first deleted and the second resolved, and leaves the cursor where it was;
 4. a reconciliation that withholds deletions (more missing insights than it may check) loads
@@ -241,12 +241,17 @@ def check_backfill_run(home: Path, sim: Simulator, duckdb_path: Path) -> None:
     )
     cursor = stored_cursor(duckdb_path, home / "dlt-check")
     check(cursor is None, f"the backfill stored a cursor: {cursor}")
+    check_no_staging_dataset(duckdb_path, "backfill")
+
+
+def check_no_staging_dataset(duckdb_path: Path, name: str) -> None:
+    """After a DAG run, as after a command's run, readers see the dataset and nothing else."""
     staged = query(
         duckdb_path,
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opencx_staging'"
-        " AND table_name IN ('insights', 'insight_history')",
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema NOT IN ('opencx', 'information_schema', 'pg_catalog', 'main')",
     )
-    check(not staged, f"the first load into empty tables merged through staging: {staged}")
+    check(not staged, f"the {name} DAG run left tables outside the dataset: {staged}")
 
 
 def check_scheduled_run(home: Path, sim: Simulator, duckdb_path: Path) -> Any:
@@ -261,6 +266,7 @@ def check_scheduled_run(home: Path, sim: Simulator, duckdb_path: Path) -> Any:
         " WHERE valid_to IS NULL GROUP BY insight_id HAVING COUNT(*) > 1)",
     )[0][0]
     check(doubled == 0, f"{doubled} insights have two open history versions after the merge")
+    check_no_staging_dataset(duckdb_path, "hourly")
     cursor = stored_cursor(duckdb_path, home / "dlt-check")
     newest = max(datetime.fromisoformat(i["last_seen_at"]) for i in truth)
     check(cursor == newest, f"cursor after the hourly run is {cursor}, expected {newest}")

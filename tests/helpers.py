@@ -105,6 +105,17 @@ class Workspace:
         return self.warehouse.tables()
 
 
+def merged_tables(pipeline: Pipeline, load_id: str | None = None) -> set[str]:
+    """Tables a completed load (the newest by default) merged from a staging copy.
+
+    dlt's merge (and scd2) of a table is an SQL job over the table's copy in the staging
+    dataset; a table loaded straight into the dataset (append) has none.
+    """
+    load_id = load_id or max(pipeline.list_completed_load_packages())
+    jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+    return {job.job_file_info.table_name for job in jobs if job.job_file_info.file_format == "sql"}
+
+
 def cursor_of(pipeline: Pipeline) -> Any:
     """The stored cursor (where dlt keeps it: tests/test_internals_contract.py)."""
     cursor = stored_cursor(pipeline.state)

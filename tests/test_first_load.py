@@ -1,5 +1,5 @@
-"""A first load into empty tables appends `insights` and `insight_history` (no staging copy) and
-leaves exactly what dlt's merge and scd2 would have left, through every later run."""
+"""A first load into empty tables appends `insights` and `insight_history` (no staging copy, no
+merge) and leaves exactly what dlt's merge and scd2 would have left, through every later run."""
 
 from __future__ import annotations
 
@@ -16,23 +16,12 @@ from pipelines.load import first_load, runner
 from sources.opencx import schema
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
-from tests.helpers import Workspace
+from tests.helpers import Workspace, merged_tables
 from tests.reliability.test_kill_points import mutate_for_incremental
 
 pytestmark = pytest.mark.warehouses
 TABLES = (schema.INSIGHTS, schema.HISTORY, schema.CATEGORIES, schema.TEAMS, schema.PEOPLE)
 VALIDITY = (schema.VALID_FROM, schema.VALID_TO)
-
-
-def staged_rows(ws: Workspace, table: str) -> int:
-    """Rows dlt left in the staging copy of `table` (0 when there is none)."""
-    exists = ws.query(
-        "SELECT COUNT(*) FROM information_schema.tables "
-        f"WHERE table_schema = 'opencx_staging' AND table_name = '{table}'"
-    )
-    if not exists[0][0]:
-        return 0
-    return int(ws.query(f"SELECT COUNT(*) FROM opencx_staging.{table}")[0][0])
 
 
 def load_times(ws: Workspace) -> list[datetime]:
@@ -48,8 +37,10 @@ def test_a_first_load_appends_insights_and_history_without_a_staging_copy(
 
     n = len(sim.store.ground_truth())
     assert ws.count(schema.INSIGHTS) == ws.count(schema.HISTORY) == n
-    assert staged_rows(ws, schema.INSIGHTS) == staged_rows(ws, schema.HISTORY) == 0
-    assert staged_rows(ws, schema.CATEGORIES) > 0  # entities still merge: latest wins
+    merged = merged_tables(ws.pipeline())
+    assert schema.INSIGHTS not in merged
+    assert schema.HISTORY not in merged
+    assert schema.CATEGORIES in merged  # entities still merge: latest wins
     (created,) = load_times(ws)
     valid_from = ws.query(f"SELECT DISTINCT {schema.VALID_FROM} FROM insight_history")
     assert [row[0] for row in valid_from] == [created]
@@ -131,7 +122,8 @@ def test_an_appended_first_load_equals_a_merged_one_through_later_runs(
             patch.setattr(first_load, "destination_is_empty", lambda _pipeline: False)
             merged.load(sim, full_refresh=run == 2)
         assert table_contents(appended) == table_contents(merged), f"after run {run + 1}"
-    assert staged_rows(merged, schema.INSIGHTS) > 0  # the comparison really merged
+    first = min(merged.pipeline().list_completed_load_packages())
+    assert schema.INSIGHTS in merged_tables(merged.pipeline(), first)  # the comparison merged
 
 
 def lose_the_state(ws: Workspace) -> Workspace:

@@ -3,9 +3,11 @@
 `requirements.lock` is what `python pipelines/insights.py` needs and is what a cron machine
 installs (`make install`); `requirements-<extra>.lock` adds one extra to it
 (`make install EXTRAS="postgres report"`); `requirements-dev.lock` is the tests' environment;
-`requirements-airflow.lock` the Airflow workers'. A machine may install several of them into
-one environment, so a package must have the same version in every lock, and what CI tests
-(the dev lock) is then what users run.
+`requirements-airflow.lock` the Airflow workers'; `requirements-dbt.lock` the dbt package's.
+A machine may install several of them into one environment, so a package must have the same
+version in every lock, and what CI tests (the dev lock) is then what users run. The one
+exception is named in the Makefile (DBT_OWN_PINS): packages dbt pins below the dev lock's
+versions, which the dbt lock alone holds at other versions.
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ def extra_requirements(extra: str | None) -> Iterator[Requirement]:
             yield requirement
 
 
+def dbt_own_pins() -> set[str]:
+    """The packages the dbt lock may pin otherwise (Makefile's DBT_OWN_PINS)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    named = re.search(r"^DBT_OWN_PINS := (.*)$", makefile, re.MULTILINE)
+    assert named, "Makefile has no DBT_OWN_PINS"
+    return {canonicalize_name(name) for name in named[1].split()}
+
+
+def shared_pins(lock: Path) -> dict[str, Version]:
+    """A lock's pins less those the dbt lock holds on its own."""
+    found = pins(lock)
+    if lock == lock_path("dbt"):
+        return {name: v for name, v in found.items() if name not in dbt_own_pins()}
+    return found
+
+
 def every_lock() -> list[Path]:
     return [RUNTIME_LOCK, *sorted(ROOT.glob("requirements-*.lock"))]
 
@@ -69,13 +87,25 @@ def test_each_optional_dependency_group_has_its_own_lock() -> None:
     assert locked == set(PROJECT["optional-dependencies"])
 
 
-def test_a_package_has_the_same_version_in_every_lock() -> None:
+def disagreements(locks: list[Path]) -> dict[str, dict[Version, list[str]]]:
+    """Packages pinned at more than one version across `locks` (dbt's own pins left out)."""
     versions: dict[str, dict[Version, list[str]]] = {}
-    for lock in every_lock():
-        for name, version in pins(lock).items():
+    for lock in locks:
+        for name, version in shared_pins(lock).items():
             versions.setdefault(name, {}).setdefault(version, []).append(lock.name)
-    disagreements = {name: found for name, found in versions.items() if len(found) > 1}
-    assert disagreements == {}, "run `make lock`: it resolves every lock against the dev lock"
+    return {name: found for name, found in versions.items() if len(found) > 1}
+
+
+def test_a_package_has_the_same_version_in_every_lock() -> None:
+    """Every lock but dbt's: Airflow's and dbt's environments are apart, and disagree."""
+    locks = [lock for lock in every_lock() if lock != lock_path("dbt")]
+    assert disagreements(locks) == {}, "run `make lock`: it resolves each lock against the dev lock"
+
+
+def test_the_dbt_lock_agrees_with_every_lock_but_airflows_beyond_dbts_own_pins() -> None:
+    """Airflow's and dbt's pins conflict (protobuf): their environments are never one."""
+    locks = [lock for lock in every_lock() if lock != lock_path("airflow")]
+    assert disagreements(locks) == {}, "run `make lock`: it resolves each lock against the dev lock"
 
 
 def test_every_lock_pins_each_requirement_within_pyprojects_range() -> None:
@@ -94,6 +124,8 @@ def test_an_extras_lock_holds_the_whole_plain_install() -> None:
     plain = pins(RUNTIME_LOCK).items()
     for extra in PROJECT["optional-dependencies"]:
         missing = dict(plain - pins(lock_path(extra)).items())
+        if extra == "dbt":
+            missing = {name: v for name, v in missing.items() if name not in dbt_own_pins()}
         assert missing == {}, f"requirements-{extra}.lock"
 
 
@@ -106,9 +138,17 @@ def test_the_plain_lock_holds_no_package_only_an_extra_asks_for() -> None:
         assert sorted((only_extra - command_needs) & plain.keys()) == [], extra
 
 
-def test_make_install_offers_every_extra_but_the_dev_and_airflow_environments() -> None:
+def test_make_install_offers_every_extra_but_the_dev_airflow_and_dbt_environments() -> None:
     """`make install EXTRAS=...` refuses a name outside USER_EXTRAS: each user extra is in it."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     offered = re.search(r"^USER_EXTRAS := (.*)$", makefile, re.MULTILINE)
     assert offered, "Makefile has no USER_EXTRAS"
-    assert set(offered[1].split()) == set(PROJECT["optional-dependencies"]) - {"dev", "airflow"}
+    own_environments = {"dev", "airflow", "dbt"}
+    assert set(offered[1].split()) == set(PROJECT["optional-dependencies"]) - own_environments
+
+
+def test_the_dbt_lock_differs_from_the_dev_lock_only_where_dbt_pins_its_own() -> None:
+    """Each package in DBT_OWN_PINS really has another version there: the list is not stale."""
+    dev, dbt = pins(lock_path("dev")), pins(lock_path("dbt"))
+    differing = {name for name in dev.keys() & dbt.keys() if dev[name] != dbt[name]}
+    assert differing == dbt_own_pins(), "update DBT_OWN_PINS in the Makefile, then `make lock`"

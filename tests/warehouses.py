@@ -24,6 +24,8 @@ DUCKDB = "duckdb"
 POSTGRES = "postgres"
 Rows = list[tuple[Any, ...]]
 TABLES_SQL = f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{DATASET}'"
+# schemas every DuckDB file or PostgreSQL database has before anything is loaded
+DEFAULT_SCHEMAS = {"main", "public", "information_schema"}
 
 
 class Warehouse(Protocol):
@@ -109,3 +111,31 @@ class PostgresWarehouse:
     def tables(self) -> set[str]:
         _, rows = self.execute(TABLES_SQL)
         return {row[0] for row in rows}
+
+
+def schemas_beside_the_dataset(warehouse: Warehouse) -> set[str]:
+    """Schemas of the database a reader lists, other than the dataset and the defaults.
+
+    Read from the database's catalog (`information_schema`), as BI tools and dbt read it.
+    """
+    _, rows = warehouse.execute(
+        "SELECT schema_name FROM information_schema.schemata "
+        "WHERE catalog_name = current_database()"
+    )
+    names = {str(name) for (name,) in rows}
+    return {n for n in names if n not in DEFAULT_SCHEMAS | {DATASET} and not n.startswith("pg_")}
+
+
+def rows_beside_the_dataset(warehouse: Warehouse) -> dict[str, int]:
+    """Every table outside the dataset ("schema.table"), with its row count."""
+    _, tables = warehouse.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_type = 'BASE TABLE' "
+        f"AND table_schema NOT IN ('{DATASET}', 'information_schema', 'pg_catalog')"
+    )
+    return {
+        f"{owner}.{table}": int(
+            warehouse.execute(f'SELECT COUNT(*) FROM "{owner}"."{table}"')[1][0][0]
+        )
+        for owner, table in tables
+    }

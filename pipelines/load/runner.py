@@ -19,6 +19,7 @@ from dlt import Pipeline
 
 from pipelines.destination import duckdb_file, lake
 from pipelines.destination.comments import comment_dataset
+from pipelines.destination.staging import drop_staging_if_owed, owe_staging_drop
 from pipelines.destination.state_table import (
     delete_state_rows_a_resume_would_repeat,
     prune_state_history,
@@ -42,6 +43,7 @@ from pipelines.output.summary import print_summary, rows_loaded
 from sources.opencx import opencx, stored_cursor
 from sources.opencx.batches import ScanStats
 from sources.opencx.internals import StepCollector, pipelines_dir
+from sources.opencx.view_tables import declare_views
 from sources.opencx.views import create_views
 
 
@@ -148,6 +150,7 @@ def _catch_up_and_load(
     pipeline: Pipeline, source_args: Mapping[str, Any], stats: ScanStats | None
 ) -> ScanStats:
     loaded = False
+    staging_owed = owe_staging_drop(pipeline)  # before loading: a kill after the load drops it
     if pipeline.has_pending_data:
         owe_repair(pipeline)
         delete_state_rows_a_resume_would_repeat(pipeline)
@@ -161,6 +164,7 @@ def _catch_up_and_load(
         source = lake.for_files(source, lake.table_format_of(pipeline.destination), stats.notes)
     if cursor_value(pipeline) is None and first_load.destination_is_empty(pipeline):
         first_load.append_into_empty_tables(source)
+    declare_views(source, pipeline.destination)  # so `pipeline.dataset()` reads the views too
     with duckdb_file.held_for_the_run(pipeline), batches_built_as_they_arrive():
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
@@ -170,6 +174,7 @@ def _catch_up_and_load(
         comment_dataset(pipeline, views_replaced=bool(views), where=where)
         if loaded:
             prune_state_history(pipeline)
+        drop_staging_if_owed(pipeline, loaded or staging_owed, stats.notes)  # readers see no copy
     return stats
 
 

@@ -206,15 +206,16 @@ def arrow_schema(table: str) -> pa.Schema:
 
 def dlt_columns(table: str) -> TTableSchemaColumns:
     """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
-    return {col.name: _dlt_column(col) for col in TABLE_COLUMNS[table]}
+    return {col.name: dlt_column(col) for col in TABLE_COLUMNS[table]}
 
 
 def load_id_hint() -> TTableSchemaColumns:
     """The `_dlt_load_id` column as the source declares it (see `table_hints`): nullable."""
-    return {LOAD_ID: _dlt_column(LOAD_ID_COLUMN)}
+    return {LOAD_ID: dlt_column(LOAD_ID_COLUMN)}
 
 
-def _dlt_column(col: Column) -> TColumnSchema:
+def dlt_column(col: Column) -> TColumnSchema:
+    """One column's dlt hint (the tables' and the dashboard views' alike)."""
     hint: dict[str, Any] = {
         "name": col.name,
         "data_type": col.data_type,

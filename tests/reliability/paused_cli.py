@@ -27,6 +27,8 @@ Points (``name`` or ``name:argument``):
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
 - ``summary``: the run is loaded and about to print its summary.
 - ``repair``: after any resumed load package loaded, before the repair it owes.
+- ``staging-drop``: the run's loads completed, the staging dataset not yet dropped
+  (``pipelines.destination.staging``).
 - ``duckdb-creating``: DuckDB is creating a new database file: the file exists, empty, and its
   header is not written yet (the first ``duckdb.connect`` of a path that does not exist makes the
   file as DuckDB's own first step does, ``open(O_CREAT)``, and pauses before DuckDB writes).
@@ -213,7 +215,11 @@ def _wipe_point(point: str) -> None:
 # points inside a file operation of DuckDB or of dlt's working folder
 _OS_LEVEL_POINTS = {"duckdb-creating": _duckdb_creating_point, "wipe-half-done": _wipe_point}
 # points just before a function of the runner runs
-_RUNNER_POINTS = {"summary": "print_summary", "repair": "repair_if_owed"}
+_RUNNER_POINTS = {
+    "summary": "print_summary",
+    "repair": "repair_if_owed",
+    "staging-drop": "drop_staging_if_owed",
+}
 
 
 def arm(spec: str) -> None:

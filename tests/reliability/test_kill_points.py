@@ -1,4 +1,4 @@
-"""SIGKILL the command at 24 points of a run, then run it again.
+"""SIGKILL the command at 25 points of a run, then run it again.
 
 Every point is checked twice. Right after the kill, before anything repairs it: no table holds a
 duplicate key or two open history versions, every loaded row is a version the API really served,
@@ -7,7 +7,8 @@ the local state file only while a pending load package on disk holds that data, 
 before extracting anything new). After the rerun: the tables equal the simulator's ground truth
 column by column (changes the API made while the command was down included: the rerun must
 finish what the killed run left and catch up), a reconciliation marks exactly the deleted
-insights, and the cursor is committed in both places.
+insights, the cursor is committed in both places, and no schema beside the dataset holds a table
+(dlt's staging dataset is dropped after the load, `pipelines.destination.staging`).
 
 Kill points are reached deterministically: fetching ones by blocking the simulator on the N-th
 request, later ones by `paused_cli.py`, which pauses the real command at a named instant of
@@ -20,8 +21,10 @@ DuckDB point after a table's copy (its append on a first load, its staging copy 
 the point after that `COPY` committed.
 
 Two tests follow a resumed load further, since its repair must not be forgotten: a kill before
-the repair ran, and dlt aborting the resumed package after a terminal job failure. One follows a
-killed first run into the next run, killed while dlt wipes the working folder it left.
+the repair ran, and dlt aborting the resumed package after a terminal job failure. One kills a
+run between its completed load and the drop of the staging dataset, which the next run must drop
+even with nothing new to load. One follows a killed first run into the next run, killed while
+dlt wipes the working folder it left.
 """
 
 from __future__ import annotations
@@ -56,7 +59,15 @@ from tests.conftest import SimFactory
 from tests.helpers import expected_entities, expected_insight, insight_requests
 from tests.reliability.support import cli_pipeline, seed_cli_pipeline
 from tests.test_cli import ROOT, SCRIPT, cli_env
-from tests.warehouses import DATASET, POSTGRES, DuckDBWarehouse, PostgresWarehouse, Warehouse
+from tests.warehouses import (
+    DATASET,
+    POSTGRES,
+    DuckDBWarehouse,
+    PostgresWarehouse,
+    Warehouse,
+    rows_beside_the_dataset,
+    schemas_beside_the_dataset,
+)
 
 PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
 N_INSIGHTS = 300
@@ -155,6 +166,9 @@ POINTS = [
     pytest.param(
         KillPoint("incremental", 'pause:before-sql:INSERT INTO "opencx"."insights"'),
         id="incremental-before-insights-merge",
+    ),
+    pytest.param(
+        KillPoint("incremental", "pause:staging-drop"), id="incremental-loaded-staging-not-dropped"
     ),
     # reconciliation (--full-refresh) after resolve / archive / reassign / delete
     pytest.param(KillPoint("reconcile", "request:8"), id="reconcile-fetching-request-8"),
@@ -600,6 +614,8 @@ def assert_converged(scn: Scenario, outcome: tuple[int, str]) -> None:
     for table, expected in expected_entities(truth_items).items():
         for key, values in expected.items():
             assert entities[table][key][: len(values)] == tuple(values.values())
+    assert rows_beside_the_dataset(warehouse) == {}, "the staging dataset was left to readers"
+    assert schemas_beside_the_dataset(warehouse) == set()
     local = local_cursor(scn)
     assert local == committed
     newest = max(v["last_seen_at"] for v in truth.values() if v["last_seen_at"])
@@ -674,6 +690,34 @@ def test_a_kill_before_the_repair_of_a_resumed_load_is_repaired_by_the_next_run(
     scn.sim.config.latency_s = 0.0
     change_while_down(scn)
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
+
+
+def test_a_kill_between_the_load_and_the_staging_drop_is_dropped_by_a_run_with_nothing_new(
+    tmp_path: Path,
+    make_sim: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    destination: Warehouse,
+) -> None:
+    """A run's loads completed, its merges' copies in the staging dataset, and the kill comes
+    before the drop; so does it for the run after (which commits the state the changes moved).
+    The run after that, with nothing new to load, must still drop the staging dataset."""
+    point = KillPoint("incremental", "pause:staging-drop")
+    scn = make_scenario(tmp_path, make_sim, point, destination)
+    kill_run(scn, point.trigger(destination))
+    assert_consistent_after_kill(scn)
+    with destination_as_left(scn) as warehouse:
+        assert warehouse is not None
+        staged = rows_beside_the_dataset(warehouse)
+    assert staged.get(f"{DATASET}_staging.{schema.INSIGHTS}", 0) > 0, f"no copy left: {staged}"
+    kill_run(scn, point.trigger(destination))
+    with destination_as_left(scn) as warehouse:
+        assert warehouse is not None
+        assert schemas_beside_the_dataset(warehouse) == {f"{DATASET}_staging"}
+        loads = select(warehouse, "SELECT COUNT(*) FROM _dlt_loads")
+
+    assert_converged(scn, run_again(scn, monkeypatch, capsys))
+    assert select(destination, "SELECT COUNT(*) FROM _dlt_loads") == loads, "nothing was new"
 
 
 def test_a_kill_half_way_through_dlts_wipe_of_the_working_folder_is_recovered_by_the_next_run(
