@@ -58,6 +58,9 @@ os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 # Each batch's tables are built before the scan reads the next batch, as in the CLI
 # (pipelines.load.run_defaults.batches_built_as_they_arrive says why).
 os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
+# Every row carries its load's `_dlt_load_id`, as in the CLI
+# (pipelines.load.run_defaults.load_id_on_every_row says why).
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
 import dlt  # noqa: E402
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context  # noqa: E402

@@ -33,11 +33,24 @@ def run_sql(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
 
 
-def test_every_public_column_is_documented() -> None:
-    for table, columns in schema.TABLE_COLUMNS.items():
-        documented = section(DICTIONARY, f"`{table}`")
-        for column in columns:
-            assert f"`{column.name}`" in documented, f"{table}.{column.name}"
+COLUMN_ROW = re.compile(r"^\| `(?P<name>\w+)`(?: \(key\))? \| \w+ \| (?P<description>.*) \|$", re.M)
+
+
+def documented_columns(table: str) -> dict[str, str]:
+    """The column rows of `table`'s section: each column's description."""
+    rows = COLUMN_ROW.finditer(section(DICTIONARY, f"`{table}`"))
+    return {row["name"]: row["description"] for row in rows}
+
+
+def test_every_column_is_documented_with_its_description_from_the_schema() -> None:
+    for table in schema.TABLE_COLUMNS:
+        expected = {c.name: c.description for c in schema.described_columns(table)}
+        assert documented_columns(table) == expected, table
+
+
+def test_every_table_is_documented_with_its_description_from_the_schema() -> None:
+    for table, description in schema.TABLE_DESCRIPTIONS.items():
+        assert description in section(DICTIONARY, f"`{table}`").split("\n\n")[0], table
 
 
 def test_the_views_section_is_written_from_the_view_declarations() -> None:

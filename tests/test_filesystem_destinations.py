@@ -27,6 +27,7 @@ from tests.lake_support import (
     Lake,
     change_what_only_a_reconciliation_sees,
     insight_rows,
+    public,
     source_arguments,
     truth,
 )
@@ -122,7 +123,7 @@ def test_parquet_activity_equals_the_duckdb_load(
 
     stored = parquet.rows("insight_activity")
     assert stored
-    assert activity_rows(stored) == activity_rows(ws.rows("insight_activity"))
+    assert activity_rows(stored) == activity_rows(public(ws.rows("insight_activity")))
 
 
 # ---------------------------------------------------------------- Delta
@@ -209,7 +210,7 @@ def test_delta_activity_upserts_one_row_per_window_and_insight_like_duckdb(
     stored = delta.rows("insight_activity")
     keys = [tuple(row[k] for k in ACTIVITY_KEY) for row in stored]
     assert len(keys) == len(set(keys))
-    assert activity_rows(stored) == activity_rows(ws.rows("insight_activity"))
+    assert activity_rows(stored) == activity_rows(public(ws.rows("insight_activity")))
 
 
 # ---------------------------------------------------------------- crash repair

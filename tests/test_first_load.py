@@ -47,24 +47,47 @@ def test_a_first_load_appends_insights_and_history_without_a_staging_copy(
     assert ws.count(f"insight_history WHERE {schema.VALID_TO} IS NULL") == n
 
 
+def load_ordinals(ws: Workspace) -> dict[str, int]:
+    """Each load id's ordinal, oldest first: two pipelines' loads compare by their order."""
+    ids = sorted((row[0] for row in ws.query("SELECT load_id FROM _dlt_loads")), key=float)
+    return {load_id: index for index, load_id in enumerate(ids, start=1)}
+
+
 def history_by_load(ws: Workspace) -> list[tuple[Any, ...]]:
-    """History rows with validity given as the ordinal of the load that opened / closed them."""
+    """History rows with validity given as the ordinal of the load that opened / closed them,
+    and the load that wrote them as its ordinal."""
     ordinal = {moment: index for index, moment in enumerate(load_times(ws), start=1)}
+    written_by = load_ordinals(ws)
     tracked = ", ".join(["insight_id", *schema.HISTORY_TRACKED, schema.VERSION_HASH])
-    rows = ws.query(f"SELECT {tracked}, {', '.join(VALIDITY)} FROM insight_history")
+    rows = ws.query(
+        f"SELECT {tracked}, {schema.LOAD_ID}, {', '.join(VALIDITY)} FROM insight_history"
+    )
     return sorted(
         (
-            (*row[:-2], ordinal[row[-2]], None if row[-1] is None else ordinal[row[-1]])
+            (
+                *row[:-3],
+                written_by[row[-3]],
+                ordinal[row[-2]],
+                None if row[-1] is None else ordinal[row[-1]],
+            )
             for row in rows
         ),
         key=repr,
     )
 
 
+def rows_by_load(ws: Workspace, table: str) -> list[str]:
+    """The rows of `table`, each with the load that wrote it given as its ordinal."""
+    written_by = load_ordinals(ws)
+    names, rows = ws.warehouse.execute(f"SELECT * FROM {table}")
+    at = names.index(schema.LOAD_ID)
+    return sorted(repr((*row[:at], written_by[row[at]], *row[at + 1 :])) for row in rows)
+
+
 def table_contents(ws: Workspace) -> dict[str, Any]:
     contents: dict[str, Any] = {schema.HISTORY: history_by_load(ws)}
     for table in TABLES[:1] + TABLES[2:]:
-        contents[table] = sorted(map(repr, ws.query(f"SELECT * FROM {table}")))
+        contents[table] = rows_by_load(ws, table)
     contents["columns"] = ws.query(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'opencx' ORDER BY table_name, ordinal_position"

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import dlt
 
+from sources.opencx.table_hints import LOAD_ID_KEY
+
 LOAD_WORKERS_KEY = "load.workers"
 
 
@@ -59,4 +61,18 @@ def batches_built_as_they_arrive() -> Iterator[None]:
     more than one batch waits in memory.
     """
     with unless_configured("extract.next_item_mode", "fifo"):
+        yield
+
+
+@contextlib.contextmanager
+def load_id_on_every_row() -> Iterator[None]:
+    """Have dlt add `_dlt_load_id` to the Arrow rows, unless the user set the option.
+
+    dlt's parquet normalizer leaves it out of Arrow rows by default; with it, every table
+    joins `_dlt_loads`, so a reader can tell when each row was loaded (dbt's source freshness
+    needs that, and `updated_at` is the API's time, not the load's). The source declares
+    the column when the option is on (`sources.opencx.table_hints`), so it is set before the
+    source is built.
+    """
+    with unless_configured(LOAD_ID_KEY, "true"):
         yield

@@ -18,6 +18,7 @@ import dlt
 from dlt import Pipeline
 
 from pipelines.destination import duckdb_file, lake
+from pipelines.destination.comments import comment_dataset
 from pipelines.destination.staging import drop_staging_if_owed, owe_staging_drop
 from pipelines.destination.state_table import (
     delete_state_rows_a_resume_would_repeat,
@@ -27,7 +28,11 @@ from pipelines.load import first_load, first_run_cleanup
 from pipelines.load.demo import DemoData, demo_simulator
 from pipelines.load.last_success import record_success
 from pipelines.load.owed_repair import owe_repair, repair_if_owed
-from pipelines.load.run_defaults import batches_built_as_they_arrive, one_load_job_at_a_time
+from pipelines.load.run_defaults import (
+    batches_built_as_they_arrive,
+    load_id_on_every_row,
+    one_load_job_at_a_time,
+)
 from pipelines.load.runlock import run_lock
 from pipelines.load.target import Target
 from pipelines.load.working_folder import drop_if_half_wiped
@@ -135,7 +140,15 @@ def run_catching_up(
     finish the old package. Completing it first (its state commits with it) and then building
     the source from that state makes the same run also catch up with the API. `stats` (new
     if not given) counts the run as it goes, for a progress display on another thread.
+    Every row loaded carries its load's `_dlt_load_id` (`load_id_on_every_row`).
     """
+    with load_id_on_every_row():
+        return _catch_up_and_load(pipeline, source_args, stats)
+
+
+def _catch_up_and_load(
+    pipeline: Pipeline, source_args: Mapping[str, Any], stats: ScanStats | None
+) -> ScanStats:
     loaded = False
     staging_owed = owe_staging_drop(pipeline)  # before loading: a kill after the load drops it
     if pipeline.has_pending_data:
@@ -156,7 +169,9 @@ def run_catching_up(
         info = pipeline.run(source)
         loaded = loaded or info is None or bool(info.loads_ids)
         # the dashboards read the tables just loaded; a run that loaded nothing keeps them as is
-        create_views(pipeline, stats.notes, loaded=loaded, where=duckdb_file.file_of(pipeline))
+        where = duckdb_file.file_of(pipeline)
+        views = create_views(pipeline, stats.notes, loaded=loaded, where=where)
+        comment_dataset(pipeline, views_replaced=bool(views), where=where)
         if loaded:
             prune_state_history(pipeline)
         drop_staging_if_owed(pipeline, loaded or staging_owed, stats.notes)  # readers see no copy

@@ -16,7 +16,7 @@ from dlt.common.exceptions import PipelineStateNotAvailable, SourceSectionNotAva
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from sources.opencx import internals, settings
+from sources.opencx import internals, settings, table_hints
 from sources.opencx.arguments import check_arguments
 from sources.opencx.batches import ScanStats, SeenEntities
 from sources.opencx.resources import (
@@ -33,6 +33,7 @@ from sources.opencx.resources import (
     insight_pages,
     insights,
     people,
+    table_shape,
     teams,
 )
 
@@ -97,6 +98,7 @@ def opencx(
     )
     scan_stats = stats if stats is not None else ScanStats()
     body = checked.filters.to_body()
+    load_id = table_hints.load_id_added()
     pages = insight_pages(
         checked.client,
         body,
@@ -105,6 +107,7 @@ def opencx(
         max_pages=checked.max_pages,
         full_scan=checked.full_refresh,
         max_deletion_checks=checked.max_deletion_checks,
+        shape=table_shape(load_id=load_id),
         last_seen_at=cursor,
     )
     seen, tables = SeenEntities(), InsightTables()
@@ -126,8 +129,10 @@ def opencx(
             checked.since,
             checked.until,
             enabled=checked.activity,
+            shape=table_shape(load_id=load_id),
         )
     )
+    table_hints.describe_tables(resources, load_id=load_id)
     return resources
 
 

@@ -77,9 +77,8 @@ ACCEPTED_VALUES: dict[schema.Column, tuple[list[str], str]] = {
 
 
 def table_columns(table: str) -> tuple[schema.Column, ...]:
-    """A table's documented columns, with the validity columns dlt's scd2 adds to history."""
-    columns = schema.TABLE_COLUMNS[table]
-    return columns + schema.VALIDITY_COLUMNS if table == schema.HISTORY else columns
+    """A table's documented columns, with those dlt writes (`_dlt_load_id`, history's validity)."""
+    return schema.described_columns(table)
 
 
 def table_key(table: str) -> tuple[str, ...]:

@@ -37,9 +37,16 @@ PAGES = "insight_pages"  # the scan, whose incremental keeps the cursor
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 ACTIVITY_STATE_KEY = "complete_until"
-# resource-state flag: this pipeline's load already created the resource's tables (see
-# `shape_batch_once`); it commits with the load that created them
+# resource-state key: the shape this pipeline's loads last gave the resource's tables (see
+# `shape_batch_once`); it commits with the load that shaped them
 SHAPE_STATE_KEY = "documented_tables"
+# the documented columns were shape 1 (stored as True); with `_dlt_load_id` they are shape 2
+DOCUMENTED_SHAPE, WITH_LOAD_ID_SHAPE = 1, 2
+
+
+def table_shape(*, load_id: bool) -> int:
+    """The shape the tables have in this run: with `_dlt_load_id` if dlt adds it."""
+    return WITH_LOAD_ID_SHAPE if load_id else DOCUMENTED_SHAPE
 
 
 @dlt.resource(name=PAGES, selected=False)
@@ -52,6 +59,7 @@ def insight_pages(
     max_pages: int,
     full_scan: bool,
     max_deletion_checks: int = settings.DEFAULT_MAX_DELETION_CHECKS,
+    shape: int = DOCUMENTED_SHAPE,
     last_seen_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(CURSOR),
 ) -> Iterator[list[dict[str, Any]]]:
     """Parsed insights in batches; a complete reconciliation ends with confirmed changes."""
@@ -93,21 +101,31 @@ def insight_pages(
                 yield from reconcile.confirmed_changes(
                     client, scan_stats, started, max_deletion_checks
                 )
-    yield from shape_batch_once(dlt.current.resource_state())
+    yield from shape_batch_once(dlt.current.resource_state(), shape)
 
 
-def shape_batch_once(state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def shape_batch_once(state: dict[str, Any], shape: int) -> Iterator[list[dict[str, Any]]]:
     """An empty batch after a pipeline's first scan, so every table fed from the pages exists.
 
     Each then has its documented columns, even for a tenant with no insight, team or person.
+    A pipeline whose tables have an older shape gets the batch once more, so a column added
+    since (`_dlt_load_id`) reaches every table on the next run, not with its next rows.
 
     dlt creates a table from an empty Arrow table; a dashboard, a dbt source or a BI model
-    reading a table that is missing fails, while an empty one just shows nothing. The flag
+    reading a table that is missing fails, while an empty one just shows nothing. The shape
     commits with the load, so a failed first load sends the batch again.
     """
-    if not state.get(SHAPE_STATE_KEY):
-        state[SHAPE_STATE_KEY] = True
+    if _shaped(state) < shape:
+        state[SHAPE_STATE_KEY] = shape
         yield []
+
+
+def _shaped(state: dict[str, Any]) -> int:
+    """The shape this pipeline's loads gave the tables (0: none yet).
+
+    A run with a lower shape (`_dlt_load_id` switched off) leaves the tables as they are.
+    """
+    return int(state.get(SHAPE_STATE_KEY) or 0)
 
 
 def empty_table(table_name: str) -> pa.Table:
@@ -301,6 +319,7 @@ def insight_activity(
     until: datetime | None = None,
     *,
     enabled: bool = True,
+    shape: int = DOCUMENTED_SHAPE,
 ) -> Iterator[pa.Table]:
     """Per window and insight, what the API returns for sessions of that window.
 
@@ -311,8 +330,8 @@ def insight_activity(
     (`since`/`until`) leaves it alone.
     """
     state = dlt.current.resource_state()
-    if not state.get(SHAPE_STATE_KEY):  # created by the first load: see shape_batch_once
-        state[SHAPE_STATE_KEY] = True
+    if _shaped(state) < shape:  # shaped by the first load: see shape_batch_once
+        state[SHAPE_STATE_KEY] = shape
         yield empty_table(schema.ACTIVITY)
     if not enabled:
         return

@@ -118,6 +118,17 @@ def _history_from(insights: pa.Table, hashes: list[str]) -> pa.Table:
     ).cast(schema.arrow_schema(schema.HISTORY))
 
 
+def with_load_id_column(table: pa.Table) -> pa.Table:
+    """`table` with dlt's `_dlt_load_id` column after its own, empty.
+
+    dlt writes the load's id into it at extraction (`sources.opencx.table_hints` says when
+    and why).
+    """
+    return table.append_column(
+        pa.field(schema.LOAD_ID, pa.string()), pa.nulls(table.num_rows, pa.string())
+    )
+
+
 def with_open_validity(history: pa.Table, valid_from: datetime) -> pa.Table:
     """`history` rows as dlt's scd2 writes new versions: valid from `valid_from`, still open.
 

@@ -167,10 +167,31 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
 }
 
 # Columns dlt writes, not the rows: described here so they are documented like the others.
+LOAD_ID = "_dlt_load_id"
+LOAD_ID_COLUMN = Column(
+    LOAD_ID,
+    TEXT,
+    "The load that wrote this row (dlt's load id): joins _dlt_loads.load_id, where a completed "
+    "load has status 0; null on rows written before the connector recorded it.",
+)
 VALIDITY_COLUMNS: tuple[Column, ...] = (
     Column(VALID_FROM, TIMESTAMP, "Start of this version's validity (the load that saw it)."),
     Column(VALID_TO, TIMESTAMP, "End of validity; null for the current version."),
 )
+UNDOCUMENTED_FIELD_DESCRIPTION = (
+    "A field the API returned that this connector does not document, kept as text (JSON text "
+    "for objects and lists)."
+)
+
+
+def described_columns(table: str) -> tuple[Column, ...]:
+    """Every column the connector documents for `table`: its rows' and those dlt writes.
+
+    The descriptions become the warehouse's column comments, the data dictionary's rows and
+    the dlt schema's hints (but for the validity columns, whose hints dlt's scd2 sets whole).
+    """
+    written_by_dlt = (*VALIDITY_COLUMNS, LOAD_ID_COLUMN) if table == HISTORY else (LOAD_ID_COLUMN,)
+    return (*TABLE_COLUMNS[table], *written_by_dlt)
 
 
 @functools.cache
@@ -186,6 +207,11 @@ def arrow_schema(table: str) -> pa.Schema:
 def dlt_columns(table: str) -> TTableSchemaColumns:
     """Dlt column hints: types, nullability and descriptions land in the dlt schema."""
     return {col.name: dlt_column(col) for col in TABLE_COLUMNS[table]}
+
+
+def load_id_hint() -> TTableSchemaColumns:
+    """The `_dlt_load_id` column as the source declares it (see `table_hints`): nullable."""
+    return {LOAD_ID: dlt_column(LOAD_ID_COLUMN)}
 
 
 def dlt_column(col: Column) -> TColumnSchema:
