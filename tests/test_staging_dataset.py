@@ -94,9 +94,9 @@ def leave_a_staging_copy(warehouse: Warehouse) -> None:
                 connection.cursor().execute(statement)
         return
     assert isinstance(warehouse, DuckDBWarehouse)
-    with duckdb.connect(str(warehouse.path)) as connection:
+    with duckdb.connect(str(warehouse.path)) as duck:
         for statement in statements:
-            connection.execute(statement)
+            duck.execute(statement)
 
 
 def test_a_fresh_working_folder_drops_a_staging_dataset_it_did_not_know_of(
