@@ -10,7 +10,8 @@ PostgreSQL server, under a dataset named by the `opencx_schema` var on PostgreSQ
 2. the connector loads again into the warehouse dbt built in (an insight resolved in the API);
 3. every model returns the same rows as the connector's view of the same name (EXCEPT ALL both
    ways, same columns in the same order, and rows in every view);
-4. `dbt source freshness` passes;
+4. `dbt source freshness` passes, measured on `_dlt_loads` and on each fact table (the last
+   completed load that wrote rows into it);
 5. on DuckDB, every model still answers with the file attached under another name, as the
    connector's views do (the package's macros leave the file's catalog out of the models).
 
@@ -18,7 +19,8 @@ Then on DuckDB, where the data is already checked, planted defects must be caugh
 
 6. an insight copied with its id and another pointed at a category that does not exist fail
    `dbt build` on the sources' unique and relationships tests;
-7. the loads aged past the error threshold fail `dbt source freshness`.
+7. the loads aged past the error threshold fail `dbt source freshness`, on every table it
+   measures.
 
 Exits non-zero with the first failed check. The work folder, whose path is printed, keeps dbt's
 logs and artifacts when a check failed and is removed when all pass.
@@ -59,6 +61,10 @@ API_KEY = "ocx_dbt_check"
 N_INSIGHTS = 300
 MODELS_SCHEMA = "opencx_dbt"
 ERROR_HOURS = 48  # dbt_project.yml's opencx_freshness_error_hours
+FRESHNESS_MEASURED = {
+    f"source.opencx_insights.opencx.{table}"
+    for table in ("_dlt_loads", "insights", "insight_history", "insight_activity")
+}
 STEP_TIMEOUT_S = 600
 
 
@@ -283,6 +289,8 @@ def check_warehouse(sim: Simulator, warehouse: Warehouse, work: Path) -> None:
     load(sim, warehouse, work, "reconcile", "--full-refresh")
     check_models_equal_views(warehouse)
     dbt_passes(warehouse, work, "source", "freshness")
+    measured = {r["unique_id"] for r in results_of(warehouse, work, "sources.json")}
+    check(measured == FRESHNESS_MEASURED, f"{warehouse.name}: freshness measured on {measured}")
     if warehouse.duckdb_path is not None:
         check_models_answer_under_another_name(warehouse.duckdb_path)
 
@@ -344,10 +352,7 @@ def check_planted_defects_fail(warehouse: Warehouse, work: Path) -> None:
     result = dbt(warehouse, work, "source", "freshness")
     check(result.returncode != 0, f"{warehouse.name}: dbt source freshness passed on aged loads")
     stale = failed_nodes(warehouse, work, "sources.json")
-    check(
-        "source.opencx_insights.opencx._dlt_loads" in stale,
-        f"{warehouse.name}: freshness failed on {sorted(stale)}",
-    )
+    check(stale == FRESHNESS_MEASURED, f"{warehouse.name}: freshness failed on {sorted(stale)}")
     print(f"dbt check: {warehouse.name}: loads {ERROR_HOURS + 1} h old fail dbt source freshness")
 
 

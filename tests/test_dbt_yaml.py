@@ -41,10 +41,10 @@ def test_committed_property_files_equal_the_rendered_ones() -> None:
 
 def test_every_declared_table_and_column_is_described_in_the_sources_file() -> None:
     tables = tables_by_name()
-    for table, columns in schema.TABLE_COLUMNS.items():
+    for table in schema.TABLE_COLUMNS:
         assert tables[table]["description"] == schema.TABLE_DESCRIPTIONS[table]
         described = {c["name"]: c["description"] for c in tables[table]["columns"]}
-        for column in columns:
+        for column in schema.described_columns(table):
             assert described.get(column.name) == column.description, f"{table}.{column.name}"
 
 
@@ -84,9 +84,17 @@ def test_freshness_is_measured_on_completed_loads_with_the_projects_thresholds()
     thresholds = source["config"]["freshness"]
     assert thresholds["warn_after"]["count"] == "{{ var('opencx_freshness_warn_hours') }}"
     assert thresholds["error_after"]["count"] == "{{ var('opencx_freshness_error_hours') }}"
-    loads = tables_by_name()["_dlt_loads"]["config"]
+    tables = tables_by_name()
+    loads = tables["_dlt_loads"]["config"]
     completed = "status = 0 and schema_name = 'opencx'"
     assert loads == {"loaded_at_field": "inserted_at", "freshness": {"filter": completed}}
+    for fact in ("insights", "insight_history", "insight_activity"):
+        query = tables[fact]["config"]["loaded_at_query"]
+        assert "{{ this }}" in query, fact
+        assert "loads.load_id = loaded._dlt_load_id" in query, fact
+        assert "loads.status = 0" in query, fact
+    for dimension in ("categories", "teams", "people"):
+        assert tables[dimension]["config"] == {"freshness": None}, dimension
 
 
 def committed_models() -> dict[str, dict[str, Any]]:

@@ -54,8 +54,17 @@ LOADS_COLUMNS: tuple[schema.Column, ...] = (
     schema.Column("inserted_at", schema.TIMESTAMP, "When the load committed.", required=True),
 )
 # Freshness: the age of the last completed load (`_dlt_loads.inserted_at`, status 0), with
-# thresholds from the project's vars. The connector loads nothing when nothing changed, so this
-# is the time of the last change the connector saw, not of its last run.
+# thresholds from the project's vars: of the dataset (the connector's loads), and of each fact
+# table (the last completed load that wrote rows into it, joined on the `_dlt_load_id` every row
+# carries). The connector loads nothing when nothing changed, so this is the time of the last
+# change the connector saw, not of its last run. The dimension tables have none: a category,
+# team or person is written again only when an insight that names it changes.
+FRESHNESS_TABLES = (schema.INSIGHTS, schema.HISTORY, schema.ACTIVITY)
+LOADED_AT_QUERY = f"""select max(loads.inserted_at)
+from {{{{ this }}}} as loaded
+join {{{{ source('{SOURCE}', '{LOADS}') }}}} as loads on loads.load_id = loaded.{schema.LOAD_ID}
+where loads.{LOADS_STATUS_COLUMN} = {COMPLETED_LOAD_STATUS}
+"""  # noqa: S608 - constants only
 FRESHNESS = {
     "warn_after": {"count": "{{ var('opencx_freshness_warn_hours') }}", "period": "hour"},
     "error_after": {"count": "{{ var('opencx_freshness_error_hours') }}", "period": "hour"},
@@ -139,11 +148,12 @@ def column_entry(column: schema.Column, key: tuple[str, ...]) -> dict[str, Any]:
 
 
 def table_entry(table: str) -> dict[str, Any]:
-    """One loaded table; its freshness is the dataset's (see FRESHNESS), not measured per table."""
+    """One loaded table, with the freshness of its rows' loads where it means something."""
+    fresh = table in FRESHNESS_TABLES
     entry: dict[str, Any] = {
         "name": table,
         "description": schema.TABLE_DESCRIPTIONS[table],
-        "config": {"freshness": None},
+        "config": {"loaded_at_query": LOADED_AT_QUERY} if fresh else {"freshness": None},
     }
     tests = table_tests(table)
     if tests:
@@ -154,7 +164,7 @@ def table_entry(table: str) -> dict[str, Any]:
 
 
 def loads_entry() -> dict[str, Any]:
-    """The loads table, `_dlt_loads`: the one table whose freshness is measured."""
+    """The loads table, `_dlt_loads`: the dataset's freshness, whichever table a load wrote."""
     return {
         "name": LOADS,
         "description": LOADS_DESCRIPTION,
