@@ -12,6 +12,7 @@ from sources.opencx import schema, views
 from sources.opencx_simulator import Simulator
 from tests.conftest import SimFactory
 from tests.helpers import Workspace
+from tests.warehouses import Warehouse
 
 pytestmark = [pytest.mark.warehouses, pytest.mark.clock]
 
@@ -39,12 +40,12 @@ COLUMN_COMMENTS = {
 }
 
 
-def relation_comments(ws: Workspace) -> dict[str, str | None]:
-    return dict(ws.query(RELATION_COMMENTS[ws.warehouse.name]))
+def relation_comments(warehouse: Warehouse) -> dict[str, str | None]:
+    return dict(warehouse.execute(RELATION_COMMENTS[warehouse.name])[1])
 
 
-def column_comments(ws: Workspace) -> dict[tuple[str, str], str | None]:
-    rows = ws.query(COLUMN_COMMENTS[ws.warehouse.name])
+def column_comments(warehouse: Warehouse) -> dict[tuple[str, str], str | None]:
+    rows = warehouse.execute(COLUMN_COMMENTS[warehouse.name])[1]
     return {(table, column): comment for table, column, comment in rows}
 
 
@@ -70,9 +71,9 @@ def expected_column_comment(table: str, column: str) -> str | None:
     return None
 
 
-def assert_every_table_and_column_described(ws: Workspace) -> None:
-    assert relation_comments(ws) == expected_relation_comments()
-    for (table, column), comment in column_comments(ws).items():
+def assert_every_table_and_column_described(warehouse: Warehouse) -> None:
+    assert relation_comments(warehouse) == expected_relation_comments()
+    for (table, column), comment in column_comments(warehouse).items():
         expected = expected_column_comment(table, column)
         assert expected, f"{table}.{column} has no documented description"
         assert comment == expected, f"{table}.{column}"
@@ -83,19 +84,19 @@ def test_every_table_view_and_column_has_its_description_as_comment(
 ) -> None:
     sim = make_sim(window_scoped_counts=True, extra_fields=True)
     ws.load(sim, **ACTIVITY)
-    columns = column_comments(ws)
+    columns = column_comments(ws.warehouse)
     assert (schema.INSIGHTS, schema.LOAD_ID) in columns
     assert any(
         table == schema.INSIGHTS and column not in dict(expected_insight_columns())
         for table, column in columns
     ), "the simulator's extra fields give `insights` undocumented columns"
-    assert_every_table_and_column_described(ws)
+    assert_every_table_and_column_described(ws.warehouse)
 
     for run in (2, 3):  # the third with the same schema as the second (the first appended)
         sim.clock.advance(hours=1)
         sim.store.bump_counts(5, rng_seed=run)
         ws.load(sim, **ACTIVITY)  # the views are replaced: DuckDB drops their comments
-        assert_every_table_and_column_described(ws)
+        assert_every_table_and_column_described(ws.warehouse)
 
 
 def test_a_table_that_gains_a_column_has_it_described_after_the_run(
@@ -104,15 +105,16 @@ def test_a_table_that_gains_a_column_has_it_described_after_the_run(
     with monkeypatch.context() as before_the_column:
         before_the_column.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "false")
         ws.load(sim)
-    assert (schema.INSIGHTS, schema.LOAD_ID) not in column_comments(ws)
+    assert (schema.INSIGHTS, schema.LOAD_ID) not in column_comments(ws.warehouse)
 
     sim.clock.advance(hours=1)
     sim.store.bump_counts(5, rng_seed=4)
     ws.load(sim)
     assert (
-        column_comments(ws)[(schema.INSIGHTS, schema.LOAD_ID)] == schema.LOAD_ID_COLUMN.description
+        column_comments(ws.warehouse)[(schema.INSIGHTS, schema.LOAD_ID)]
+        == schema.LOAD_ID_COLUMN.description
     )
-    assert_every_table_and_column_described(ws)
+    assert_every_table_and_column_described(ws.warehouse)
 
 
 def test_a_dataset_no_run_has_described_gets_its_comments_on_a_run_with_nothing_new(
@@ -121,10 +123,10 @@ def test_a_dataset_no_run_has_described_gets_its_comments_on_a_run_with_nothing_
     with monkeypatch.context() as earlier_release:
         earlier_release.setattr(runner, "comment_dataset", lambda *_a, **_k: "")
         ws.load(sim)
-    assert not any(relation_comments(ws).values())
+    assert not any(relation_comments(ws.warehouse).values())
 
     ws.load(sim)  # nothing new
-    assert_every_table_and_column_described(ws)
+    assert_every_table_and_column_described(ws.warehouse)
 
 
 def test_a_run_with_nothing_new_sends_no_comment(ws: Workspace, sim: Simulator) -> None:
@@ -134,7 +136,7 @@ def test_a_run_with_nothing_new_sends_no_comment(ws: Workspace, sim: Simulator) 
         client.execute_sql(f"COMMENT ON TABLE {table} IS 'set by hand'")
 
     ws.load(sim)  # nothing new: the comments are as the last run left them
-    assert relation_comments(ws)[schema.INSIGHTS] == "set by hand"
+    assert relation_comments(ws.warehouse)[schema.INSIGHTS] == "set by hand"
 
 
 def expected_insight_columns() -> list[tuple[str, str]]:

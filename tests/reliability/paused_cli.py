@@ -27,6 +27,8 @@ Points (``name`` or ``name:argument``):
 - ``tombstones``: a reconciliation's scan finished, deletions not yet looked up.
 - ``summary``: the run is loaded and about to print its summary.
 - ``repair``: after any resumed load package loaded, before the repair it owes.
+- ``comments``: the run's loads completed and its views created, the comments not yet set
+  (``pipelines.destination.comments``).
 - ``staging-drop``: the run's loads completed, the staging dataset not yet dropped
   (``pipelines.destination.staging``).
 - ``duckdb-creating``: DuckDB is creating a new database file: the file exists, empty, and its
@@ -218,6 +220,7 @@ _OS_LEVEL_POINTS = {"duckdb-creating": _duckdb_creating_point, "wipe-half-done":
 _RUNNER_POINTS = {
     "summary": "print_summary",
     "repair": "repair_if_owed",
+    "comments": "comment_dataset",
     "staging-drop": "drop_staging_if_owed",
 }
 

@@ -59,6 +59,7 @@ from tests.conftest import SimFactory
 from tests.helpers import expected_entities, expected_insight, insight_requests
 from tests.reliability.support import cli_pipeline, seed_cli_pipeline
 from tests.test_cli import ROOT, SCRIPT, cli_env
+from tests.test_comments import assert_every_table_and_column_described, relation_comments
 from tests.warehouses import (
     DATASET,
     POSTGRES,
@@ -718,6 +719,28 @@ def test_a_kill_between_the_load_and_the_staging_drop_is_dropped_by_a_run_with_n
 
     assert_converged(scn, run_again(scn, monkeypatch, capsys))
     assert select(destination, "SELECT COUNT(*) FROM _dlt_loads") == loads, "nothing was new"
+
+
+def test_a_kill_before_the_comments_leaves_them_to_the_next_run_with_nothing_new(
+    tmp_path: Path,
+    make_sim: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    destination: Warehouse,
+) -> None:
+    """A first run's loads and views committed, the kill comes before their comments. The run
+    after, with nothing new to load, sets them all: what was commented is recorded only once
+    the comments committed (`pipelines.destination.comments`)."""
+    point = KillPoint("first", "pause:comments")
+    scn = make_scenario(tmp_path, make_sim, point, destination)
+    kill_run(scn, point.trigger(destination))
+    assert_consistent_after_kill(scn)
+    with destination_as_left(scn) as warehouse:
+        assert warehouse is not None
+        assert not any(relation_comments(warehouse).values()), "the kill came before them"
+
+    assert_converged(scn, run_again(scn, monkeypatch, capsys))
+    assert_every_table_and_column_described(destination)
 
 
 def test_a_kill_half_way_through_dlts_wipe_of_the_working_folder_is_recovered_by_the_next_run(
