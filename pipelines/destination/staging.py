@@ -76,7 +76,8 @@ def drop_staging_if_owed(pipeline: Pipeline, owed: bool, notes: list[str] | None
         if pipeline.has_pending_data:
             return False
         dropped = _drop_staging_dataset(pipeline, notes)
-    if not _settled_here(pipeline):
+    if Path(pipeline.working_dir).is_dir() and not _settled_here(pipeline):
+        # (a folder already removed, as Airflow's task group removes its own, has no state)
         pipeline.set_local_state_val(SETTLED_KEY, True)
     owed_mark(pipeline).unlink(missing_ok=True)
     return dropped
